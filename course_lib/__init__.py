@@ -1,0 +1,49 @@
+"""Helpers for the "Introduction to Deep Learning" course.
+
+Only boilerplate lives here (loading data, plotting, timing); the ideas being taught
+stay visible in the notebooks. Modules, by concern:
+
+- :mod:`course_lib.config`  fast/full mode, seeds, environment variables
+- :mod:`course_lib.data`    MNIST and CIFAR-10 loading, prefetch, small array helpers
+- :mod:`course_lib.standin` generated stand-in data for offline machines
+- :mod:`course_lib.environment` what machine a notebook runs on (notebook 00)
+- :mod:`course_lib.plots`   figures the notebooks share
+
+Example
+-------
+>>> import course_lib
+>>> mode = course_lib.setup()            # doctest: +SKIP
+Running in full mode (the real thing; set COURSE_FAST=1 for a quick run), seed 42.
+"""
+
+from course_lib.config import RunMode, set_seed, setup
+from course_lib.data import (
+    DataError,
+    DataFileError,
+    DataUnavailableError,
+    flatten,
+    load_cifar10,
+    load_mnist,
+    one_hot,
+    pick_classes,
+    scale,
+    standardize,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "DataFileError",
+    "DataUnavailableError",
+    "RunMode",
+    "flatten",
+    "load_cifar10",
+    "load_mnist",
+    "one_hot",
+    "pick_classes",
+    "scale",
+    "set_seed",
+    "setup",
+    "standardize",
+]

@@ -1,0 +1,575 @@
+"""Datasets for the course: MNIST and CIFAR-10, from disk first, the network last.
+
+Where the data comes from, in this order:
+
+1. the folder in ``COURSE_DATA_DIR`` (or the ``data_dir`` argument), holding
+   ``mnist.npz`` / ``cifar10.npz`` with the arrays ``x_train y_train x_test y_test``;
+2. Keras's own cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``);
+3. a download through Keras (progress bar and checksum), after a quick reachability
+   check so an offline machine gets an error within seconds instead of a hang.
+
+When none works: in fast mode (``COURSE_FAST=1``), or when asked for with
+``source="standin"`` / ``COURSE_STANDIN=1``, a generated stand-in with the same shapes
+and dtypes is used and loudly announced. Otherwise a :class:`DataUnavailableError`
+explains the three ways to get the data.
+
+Command line (for Binder builds and cluster login nodes)::
+
+    python -m course_lib.data prefetch --to DIR     # write and verify both datasets
+    python -m course_lib.data verify --dir DIR      # check the files in DIR
+    python -m course_lib.data where                 # say where data would come from
+
+Example
+-------
+>>> (x_train, y_train), (x_test, y_test) = load_mnist()          # doctest: +SKIP
+MNIST: real data, 60000 train / 10000 test, from /data/mnist.npz (COURSE_DATA_DIR)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from course_lib import config
+
+Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+SOURCES = ("auto", "data_dir", "keras_cache", "download", "standin")
+
+# Where Keras downloads from; used only for the reachability check before a download.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+CIFAR_HOST = ("www.cs.toronto.edu", 443)
+NETWORK_CHECK_SECONDS = 5.0
+
+
+class DataError(Exception):
+    """Base class for dataset problems."""
+
+
+class DataUnavailableError(DataError):
+    """No source could provide the dataset (no file, no cache, no network)."""
+
+
+class DataFileError(DataError, ValueError):
+    """A dataset file exists but is corrupt, truncated or has the wrong layout."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset looks like on disk and in memory."""
+
+    name: str
+    filename: str
+    image_shape: tuple[int, ...]
+    label_shape: tuple[int, ...]  # per sample: () for MNIST, (1,) for CIFAR-10
+    host: tuple[str, int]
+    class_names: tuple[str, ...]
+
+
+MNIST = DatasetSpec(
+    name="MNIST",
+    filename="mnist.npz",
+    image_shape=(28, 28),
+    label_shape=(),
+    host=DOWNLOAD_HOST,
+    class_names=tuple(str(d) for d in range(10)),
+)
+CIFAR10 = DatasetSpec(
+    name="CIFAR-10",
+    filename="cifar10.npz",
+    image_shape=(32, 32, 3),
+    label_shape=(1,),
+    host=CIFAR_HOST,
+    class_names=(
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ),
+)
+DATASETS = {"mnist": MNIST, "cifar10": CIFAR10}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Arrays plus a plain-words note of where they came from."""
+
+    arrays: Arrays
+    source: str  # one of SOURCES except "auto"
+    detail: str  # a path or a URL, for the announcement
+
+
+# ---------------------------------------------------------------------------
+# Checking a file
+# ---------------------------------------------------------------------------
+
+
+def validate_arrays(arrays: dict[str, np.ndarray], spec: DatasetSpec, origin: str) -> Arrays:
+    """Check keys, dtypes, shapes and label range; return Keras's tuple layout.
+
+    Raises :class:`DataFileError` naming ``origin`` and the first problem found.
+    """
+    missing = [k for k in KEYS if k not in arrays]
+    if missing:
+        raise DataFileError(
+            f"{origin}: missing arrays {missing}; found {sorted(arrays)}. A {spec.name} file "
+            f"must hold {list(KEYS)} as Keras's load_data() returns them."
+        )
+    out = {}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8:
+            raise DataFileError(f"{origin}: x_{split} has dtype {x.dtype}, expected uint8 pixels.")
+        if x.ndim != 1 + len(spec.image_shape) or x.shape[1:] != spec.image_shape:
+            raise DataFileError(
+                f"{origin}: x_{split} has shape {x.shape}, expected (N, "
+                f"{', '.join(map(str, spec.image_shape))}) for {spec.name}."
+            )
+        if y.shape != (x.shape[0], *spec.label_shape):
+            raise DataFileError(
+                f"{origin}: y_{split} has shape {y.shape}, expected "
+                f"{(x.shape[0], *spec.label_shape)} to match x_{split}."
+            )
+        if x.shape[0] == 0:
+            raise DataFileError(f"{origin}: x_{split} is empty.")
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
+            raise DataFileError(f"{origin}: y_{split} must hold integer labels 0..9.")
+        out[split] = (x, y)
+    return out["train"], out["test"]
+
+
+def read_npz(path: str | os.PathLike, spec: DatasetSpec) -> Arrays:
+    """Read and validate one ``.npz`` file; errors name the file and the problem."""
+    path = Path(path)
+    hint = "Delete it and fetch it again (python -m course_lib.data prefetch --to DIR)."
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise DataFileError(
+            f"{path} is not a readable {spec.name} .npz file (corrupt or truncated: {exc}). {hint}"
+        ) from exc
+    return validate_arrays(arrays, spec, str(path))
+
+
+# ---------------------------------------------------------------------------
+# The sources
+# ---------------------------------------------------------------------------
+
+
+def keras_cache_dir() -> Path:
+    """Keras's dataset cache, following ``KERAS_HOME`` as Keras does."""
+    home = os.environ.get("KERAS_HOME")
+    base = Path(home) if home else Path.home() / ".keras"
+    return base / "datasets"
+
+
+def _from_data_dir(spec: DatasetSpec, data_dir: Path | None) -> Loaded | None:
+    if data_dir is None:
+        return None
+    if not data_dir.is_dir():
+        raise DataUnavailableError(
+            f"{config.DATA_DIR_ENV} points at {data_dir}, which is not a folder. "
+            f"Fix the path or unset {config.DATA_DIR_ENV}."
+        )
+    path = data_dir / spec.filename
+    if not path.exists():
+        return None
+    return Loaded(read_npz(path, spec), "data_dir", str(path))
+
+
+def _from_keras_cache(spec: DatasetSpec) -> Loaded | None:
+    cache = keras_cache_dir()
+    npz = cache / spec.filename
+    if npz.exists():  # our own layout, or Keras's mnist.npz
+        return Loaded(read_npz(npz, spec), "keras_cache", str(npz))
+    if spec is CIFAR10 and _keras_cifar_cached(cache):
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        return Loaded(validate_arrays(arrays, spec, str(cache)), "keras_cache", str(cache))
+    return None
+
+
+def _keras_cifar_cached(cache: Path) -> bool:
+    # Keras extracts the archive into a folder whose name has varied between releases.
+    return any((d / "data_batch_1").exists() for d in cache.glob("cifar-10-batches-py*/**/"))
+
+
+def network_reachable(host: tuple[str, int], timeout: float = NETWORK_CHECK_SECONDS) -> bool:
+    """True if a TCP connection to ``host`` opens within ``timeout`` seconds.
+
+    Name lookup has no timeout of its own, so the check runs in a daemon thread
+    and is abandoned when the time is up.
+    """
+    result: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection(host, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(result and result[0])
+
+
+def _download(spec: DatasetSpec) -> Loaded:
+    if not network_reachable(spec.host):
+        raise DataUnavailableError(_unavailable_message(spec, network=False))
+    import keras
+
+    loader = keras.datasets.mnist if spec is MNIST else keras.datasets.cifar10
+    print(f"{spec.name}: downloading through Keras (once; it is cached afterwards) ...")
+    (x_train, y_train), (x_test, y_test) = loader.load_data()
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return Loaded(validate_arrays(arrays, spec, "Keras download"), "download", "Keras download")
+
+
+def _unavailable_message(spec: DatasetSpec, network: bool) -> str:
+    why = "the download failed" if network else f"{spec.host[0]} cannot be reached (offline?)"
+    return (
+        f"{spec.name} is not available: no {spec.filename} in a data folder or in Keras's cache "
+        f"({keras_cache_dir()}), and {why}. Three ways to fix this:\n"
+        f"  1. set {config.DATA_DIR_ENV} to a folder that holds {spec.filename} "
+        "(e.g. one your instructor provides);\n"
+        "  2. on a machine with internet run `python -m course_lib.data prefetch --to DIR`, "
+        f"copy DIR here and point {config.DATA_DIR_ENV} at it;\n"
+        f"  3. copy {spec.filename} into {keras_cache_dir()}.\n"
+        f"For a quick run without the real data, set {config.FAST_ENV}=1 or "
+        f"{config.STANDIN_ENV}=1 to use the generated stand-in."
+    )
+
+
+def _standin(spec: DatasetSpec, seed: int) -> Loaded:
+    from course_lib import standin
+
+    arrays = standin.mnist_like(seed=seed) if spec is MNIST else standin.cifar10_like(seed=seed)
+    return Loaded(arrays, "standin", "generated (course_lib.standin)")
+
+
+def locate(
+    spec: DatasetSpec,
+    *,
+    source: str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    allow_standin: bool | None = None,
+    seed: int = config.DEFAULT_SEED,
+) -> Loaded:
+    """Find ``spec``'s arrays following the documented order; see the module doc.
+
+    ``allow_standin`` defaults to fast mode or ``COURSE_STANDIN=1``.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r} is not one of {SOURCES}.")
+    folder = Path(data_dir).expanduser() if data_dir is not None else config.data_dir_from_env()
+    if allow_standin is None:
+        allow_standin = config.env_flag(config.FAST_ENV) or config.env_flag(config.STANDIN_ENV)
+    if source == "standin" or (source == "auto" and config.env_flag(config.STANDIN_ENV)):
+        return _standin(spec, seed)
+    if source == "data_dir":
+        if folder is None:
+            raise DataUnavailableError(
+                f"source='data_dir' needs {config.DATA_DIR_ENV} or the data_dir argument."
+            )
+        found = _from_data_dir(spec, folder)
+        if found is None:
+            raise DataUnavailableError(f"No {spec.filename} in {folder}.")
+        return found
+    if source == "keras_cache":
+        found = _from_keras_cache(spec)
+        if found is None:
+            raise DataUnavailableError(f"No {spec.name} in Keras's cache {keras_cache_dir()}.")
+        return found
+    if source == "download":
+        return _download(spec)
+    # auto
+    found = _from_data_dir(spec, folder) or _from_keras_cache(spec)
+    if found is not None:
+        return found
+    try:
+        return _download(spec)
+    except DataUnavailableError:
+        if allow_standin:
+            return _standin(spec, seed)
+        raise
+    except Exception as exc:  # a download that broke half-way (network, checksum)
+        if allow_standin:
+            return _standin(spec, seed)
+        raise DataUnavailableError(_unavailable_message(spec, network=True) + f"\n({exc})") from exc
+
+
+def announce(spec: DatasetSpec, loaded: Loaded) -> str:
+    """The line (or banner, for stand-in data) telling the learner what was loaded."""
+    (x_train, _), (x_test, _) = loaded.arrays
+    sizes = f"{len(x_train)} train / {len(x_test)} test"
+    if loaded.source == "standin":
+        bar = "!" * 78
+        return (
+            f"{bar}\n{spec.name}: STAND-IN DATA ({sizes}), generated because the real data was "
+            f"not found.\nShapes and dtypes match, but numbers will NOT match the lecture. "
+            f"Set {config.DATA_DIR_ENV} to use the real data.\n{bar}"
+        )
+    label = {"data_dir": config.DATA_DIR_ENV, "keras_cache": "Keras cache", "download": "download"}
+    return f"{spec.name}: real data, {sizes}, from {loaded.detail} ({label[loaded.source]})"
+
+
+def _record(spec: DatasetSpec, loaded: Loaded) -> None:
+    # The test harness sets COURSE_DATA_LOG to report which source each notebook used.
+    log = os.environ.get("COURSE_DATA_LOG")
+    if log:
+        notebook = os.environ.get("COURSE_NOTEBOOK", "?")
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{notebook}\t{spec.name}\t{loaded.source}\t{loaded.detail}\n")
+
+
+def _load(spec: DatasetSpec, n_train: int | None, n_test: int | None, verbose: bool, **kw) -> Arrays:
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None and (not isinstance(n, (int, np.integer)) or n <= 0):
+            raise ValueError(f"{name} must be a positive integer or None, got {n!r}.")
+    loaded = locate(spec, **kw)
+    _record(spec, loaded)
+    if verbose:
+        print(announce(spec, loaded))
+    (x_train, y_train), (x_test, y_test) = loaded.arrays
+    # The first n samples: deterministic, and in the canonical order roughly balanced.
+    return (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])
+
+
+def load_mnist(
+    *, n_train: int | None = None, n_test: int | None = None, verbose: bool = True, **kw
+) -> Arrays:
+    """MNIST as ``((x_train, y_train), (x_test, y_test))``, uint8 arrays as Keras gives them.
+
+    ``n_train`` / ``n_test`` keep the first n samples (fast mode). Other keywords
+    (``source``, ``data_dir``, ``allow_standin``, ``seed``) go to :func:`locate`.
+
+    >>> (x, y), _ = load_mnist(source="standin", verbose=False)
+    >>> x.shape[1:], x.dtype, y.dtype
+    ((28, 28), dtype('uint8'), dtype('uint8'))
+    """
+    return _load(MNIST, n_train, n_test, verbose, **kw)
+
+
+def load_cifar10(
+    *, n_train: int | None = None, n_test: int | None = None, verbose: bool = True, **kw
+) -> Arrays:
+    """CIFAR-10 as ``((x_train, y_train), (x_test, y_test))``; labels have shape (N, 1).
+
+    >>> (x, y), _ = load_cifar10(source="standin", verbose=False)
+    >>> x.shape[1:], y.shape[1:]
+    ((32, 32, 3), (1,))
+    """
+    return _load(CIFAR10, n_train, n_test, verbose, **kw)
+
+
+# ---------------------------------------------------------------------------
+# Small helpers the notebooks use
+# ---------------------------------------------------------------------------
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) -> (N, 784): one row of pixels per image.
+
+    >>> flatten(np.zeros((2, 28, 28))).shape
+    (2, 784)
+    """
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"flatten expects a batch of images (N, ...), got shape {x.shape}.")
+    return x.reshape(len(x), -1)
+
+
+def scale(x: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0..255 -> float32 in 0..1.
+
+    >>> scale(np.array([0, 255], dtype=np.uint8))
+    array([0., 1.], dtype=float32)
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ValueError(f"scale expects uint8 pixels (0..255), got dtype {x.dtype}.")
+    return x.astype(np.float32) / 255.0
+
+
+def standardize(
+    x_train: np.ndarray, *others: np.ndarray, eps: float = 1e-7
+) -> tuple[np.ndarray, ...]:
+    """Zero mean, unit variance per feature, using statistics of ``x_train`` only.
+
+    Test data is transformed with the training statistics so no information leaks.
+
+    >>> a, b = standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
+    >>> a.ravel().tolist(), b.ravel().tolist()
+    ([-1.0, 1.0], [3.0])
+    """
+    x_train = np.asarray(x_train, dtype=np.float32)
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0) + eps
+    out = [(x_train - mean) / std]
+    for x in others:
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[1:] != x_train.shape[1:]:
+            raise ValueError(
+                f"standardize: shape {x.shape} does not match the training data {x_train.shape}."
+            )
+        out.append((x - mean) / std)
+    return tuple(out)
+
+
+def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """Integer labels -> one-hot float32 rows; labels of shape (N, 1) are accepted.
+
+    >>> one_hot(np.array([8]), 10)[0].tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    """
+    y = np.asarray(y).reshape(-1)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"one_hot expects integer labels, got dtype {y.dtype}.")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {y.min()}..{y.max()}.")
+    return np.eye(num_classes, dtype=np.float32)[y]
+
+
+def pick_classes(
+    x: np.ndarray, y: np.ndarray, classes: Sequence[int], relabel: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only samples whose label is in ``classes``; optionally renumber them 0..k-1.
+
+    >>> x, y = pick_classes(np.arange(4), np.array([1, 5, 1, 9]), [1, 9], relabel=True)
+    >>> x.tolist(), y.tolist()
+    ([0, 2, 3], [0, 0, 1])
+    """
+    classes = list(classes)
+    if not classes:
+        raise ValueError("pick_classes needs at least one class.")
+    y = np.asarray(y)
+    flat = y.reshape(len(y), -1)[:, 0]
+    keep = np.isin(flat, classes)
+    x_kept, y_kept = np.asarray(x)[keep], y[keep]
+    if relabel:
+        lookup = {c: i for i, c in enumerate(classes)}
+        y_kept = np.vectorize(lookup.__getitem__, otypes=[y.dtype])(y_kept)
+    return x_kept, y_kept
+
+
+# ---------------------------------------------------------------------------
+# Prefetch / verify command line
+# ---------------------------------------------------------------------------
+
+
+def write_npz(path: Path, arrays: Arrays) -> None:
+    """Write arrays in Keras layout atomically (temporary file, then rename)."""
+    (x_train, y_train), (x_test, y_test) = arrays
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def prefetch(target: str | os.PathLike, names: Sequence[str] = ("mnist", "cifar10")) -> list[str]:
+    """Make sure ``target`` holds verified copies of the datasets; return what was done.
+
+    Idempotent: a verified file is left alone. A file that fails verification is
+    reported, never overwritten (it may be the user's); delete it to fetch again.
+    """
+    target = Path(target).expanduser()
+    target.mkdir(parents=True, exist_ok=True)
+    report = []
+    for name in names:
+        if name not in DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}.")
+        spec = DATASETS[name]
+        path = target / spec.filename
+        if path.exists():
+            read_npz(path, spec)  # raises DataFileError naming the file if it is bad
+            report.append(f"{spec.name}: {path} already present and verified")
+            continue
+        env_dir = config.data_dir_from_env()
+        source_dir = env_dir if env_dir is not None and env_dir.resolve() != target.resolve() else None
+        loaded = locate(spec, data_dir=source_dir, allow_standin=False)
+        write_npz(path, loaded.arrays)
+        read_npz(path, spec)
+        report.append(f"{spec.name}: wrote {path} from {loaded.detail} and verified it")
+    return report
+
+
+def verify(folder: str | os.PathLike, names: Sequence[str] = ("mnist", "cifar10")) -> list[str]:
+    """Check every dataset file in ``folder``; raise on the first bad or missing one."""
+    folder = Path(folder).expanduser()
+    report = []
+    for name in names:
+        spec = DATASETS[name]
+        path = folder / spec.filename
+        if not path.exists():
+            raise DataUnavailableError(f"{path} does not exist.")
+        (x_train, _), (x_test, _) = read_npz(path, spec)
+        report.append(f"{spec.name}: {path} OK ({len(x_train)} train / {len(x_test)} test)")
+    return report
+
+
+def where() -> list[str]:
+    """Say, per dataset, which source would be used now (no download is attempted)."""
+    lines = []
+    folder = config.data_dir_from_env()
+    for spec in DATASETS.values():
+        try:
+            found = _from_data_dir(spec, folder) or _from_keras_cache(spec)
+        except DataError as exc:
+            lines.append(f"{spec.name}: problem: {exc}")
+            continue
+        if found is not None:
+            lines.append(f"{spec.name}: {found.detail} ({found.source})")
+        else:
+            lines.append(
+                f"{spec.name}: not on disk; would be downloaded, or stand-in data in fast mode"
+            )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prefetch", help="write and verify dataset files in a folder")
+    p.add_argument("--to", required=True, help="target folder (created if missing)")
+    p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"], choices=sorted(DATASETS))
+    v = sub.add_parser("verify", help="check dataset files in a folder")
+    v.add_argument("--dir", required=True)
+    v.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"], choices=sorted(DATASETS))
+    sub.add_parser("where", help="say where each dataset would be loaded from")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "prefetch":
+            lines = prefetch(args.to, args.datasets)
+        elif args.command == "verify":
+            lines = verify(args.dir, args.datasets)
+        else:
+            lines = where()
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
