@@ -1,0 +1,32 @@
+"""The code and the notebooks pass the linter (ruff; nbqa runs it on notebooks)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    found = BIN / name if (BIN / name).exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed; run `make test`, which installs requirements.txt")
+    return str(found)
+
+
+def test_ruff_on_code():
+    done = subprocess.run([tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_on_notebooks():
+    done = subprocess.run(
+        [tool("nbqa"), "ruff", "notebooks/"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
