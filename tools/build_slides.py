@@ -1,0 +1,312 @@
+"""Build the instructor slide decks in ``slides/*.md`` into static, offline reveal.js pages.
+
+    python tools/build_slides.py              # all decks -> build/slides/
+    python tools/build_slides.py --out DIR    # somewhere else
+
+What a deck source looks like (``slides/NN_name.md``)::
+
+    title: Neural networks          <- front matter: title, subtitle (until the first ---)
+    subtitle: From perceptron to deep networks
+    ---
+    ## A slide
+    - text, **markdown**, tables, code, $inline$ and $$display$$ math
+    ![Sigmoid and sign](fig:sigmoid_vs_sign)    <- figure drawn by course_lib.figures
+    Note:
+    Speaker notes (press S in the deck) start at a line "Note:".
+    ---
+    ## The next slide
+
+The build is offline end to end: reveal.js and KaTeX come from the npm packages pinned in
+``slides/package-lock.json`` (installed with ``npm ci`` when missing), math is rendered to
+HTML by KaTeX at build time, figures are computed by Python, and only the files the decks
+use are copied next to them. Opening ``build/slides/index.html`` needs no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SLIDES = ROOT / "slides"
+NODE_MODULES = SLIDES / "node_modules"
+DEFAULT_OUT = ROOT / "build" / "slides"
+
+SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+NOTE = re.compile(r"^Note:[ \t]*$", re.MULTILINE)
+FIGURE = re.compile(r"!\[([^\]]*)\]\(fig:([a-z0-9_]+)\)")
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+CODE = re.compile(r"(^```.*?^```[ \t]*$|`[^`\n]+`)", re.MULTILINE | re.DOTALL)
+INLINE_MATH = re.compile(r"(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<!\s)\$(?![\w$])")
+
+# Only these files of the npm packages are shipped with the decks.
+ASSETS = {
+    "reveal.js/dist/reset.css": "reveal/reset.css",
+    "reveal.js/dist/reveal.css": "reveal/reveal.css",
+    "reveal.js/dist/reveal.js": "reveal/reveal.js",
+    "reveal.js/dist/theme/white.css": "reveal/theme/white.css",
+    "reveal.js/plugin/notes/notes.js": "reveal/plugin/notes.js",
+    "reveal.js/plugin/highlight/highlight.js": "reveal/plugin/highlight.js",
+    "reveal.js/plugin/highlight/monokai.css": "reveal/plugin/monokai.css",
+    "katex/dist/katex.min.css": "katex/katex.min.css",
+}
+ASSET_DIRS = {
+    "reveal.js/dist/theme/fonts/source-sans-pro": "reveal/theme/fonts/source-sans-pro",
+}
+KATEX_FONTS = ("katex/dist/fonts", "katex/fonts")  # only the .woff2 files: every browser we target reads them
+
+
+@dataclass
+class Slide:
+    body: str
+    notes: str = ""
+
+
+@dataclass
+class Deck:
+    name: str
+    title: str
+    subtitle: str
+    slides: list[Slide] = field(default_factory=list)
+
+    @property
+    def figures(self) -> list[str]:
+        return [name for s in self.slides for _, name in FIGURE.findall(s.body)]
+
+    @property
+    def n_slides(self) -> int:
+        """Slides in the built deck: the title slide plus one per source section."""
+        return 1 + len(self.slides)
+
+
+def parse_deck(path: Path) -> Deck:
+    """Split a deck source into front matter and slides (with speaker notes)."""
+    parts = SEPARATOR.split(path.read_text(encoding="utf-8"))
+    meta = {}
+    for line in parts[0].strip().splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError(f"{path}: front matter line {line!r} is not 'key: value'.")
+        meta[key.strip()] = value.strip()
+    if "title" not in meta:
+        raise ValueError(f"{path}: the front matter (before the first ---) needs a 'title:' line.")
+    deck = Deck(name=path.stem, title=meta["title"], subtitle=meta.get("subtitle", ""))
+    for part in parts[1:]:
+        body, notes = NOTE.split(part, maxsplit=1) if NOTE.search(part) else (part, "")
+        if not body.strip():
+            raise ValueError(f"{path}: empty slide (two --- in a row?).")
+        deck.slides.append(Slide(body=body.strip(), notes=notes.strip()))
+    return deck
+
+
+def find_decks(folder: Path = SLIDES) -> list[Path]:
+    return sorted(p for p in folder.glob("*.md") if p.name != "README.md")
+
+
+# --- math -----------------------------------------------------------------------------------
+
+KATEX_SCRIPT = r"""
+const katex = require(process.argv[1]);
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const out = JSON.parse(input).map(([tex, display]) =>
+    katex.renderToString(tex, { displayMode: display, throwOnError: true, output: "html" }));
+  process.stdout.write(JSON.stringify(out));
+});
+"""
+
+
+def render_math(items: list[tuple[str, bool]]) -> list[str]:
+    """TeX -> HTML with the pinned KaTeX, in one node process for all formulas."""
+    if not items:
+        return []
+    result = subprocess.run(
+        ["node", "-e", KATEX_SCRIPT, str(NODE_MODULES / "katex")],
+        input=json.dumps(items),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"KaTeX could not render a formula:\n{result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def _protect_math(text: str, found: list[tuple[str, bool]]) -> str:
+    """Swap formulas for placeholders Markdown leaves alone; remember them in ``found``."""
+
+    def keep(display: bool):
+        def repl(match: re.Match) -> str:
+            found.append((match.group(1).strip(), display))
+            return f"KATEXMATH{len(found) - 1}X"
+
+        return repl
+
+    pieces = CODE.split(text)  # odd pieces are code: dollars there are shell variables
+    for i in range(0, len(pieces), 2):
+        pieces[i] = INLINE_MATH.sub(keep(False), DISPLAY_MATH.sub(keep(True), pieces[i]))
+    return "".join(pieces)
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+def _figure_html(match: re.Match) -> str:
+    caption, name = match.group(1), match.group(2)
+    return (
+        f'<figure class="course-figure"><img src="figures/{name}.svg" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def deck_html(deck: Deck) -> str:
+    md = _markdown()
+    formulas: list[tuple[str, bool]] = []
+    sections = []
+    title_slide = f"<h1>{html.escape(deck.title)}</h1>"
+    if deck.subtitle:
+        title_slide += f'<p class="subtitle">{html.escape(deck.subtitle)}</p>'
+    title_slide += '<p class="course">Introduction to Deep Learning</p>'
+    sections.append(f'<section class="title-slide">\n{title_slide}\n</section>')
+    for slide in deck.slides:
+        body = FIGURE.sub(_figure_html, slide.body)
+        inner = md.render(_protect_math(body, formulas))
+        if slide.notes:
+            inner += f'<aside class="notes">\n{md.render(_protect_math(slide.notes, formulas))}</aside>\n'
+        sections.append(f"<section>\n{inner}</section>")
+    rendered = render_math(formulas)
+    page = "\n".join(sections)
+    page = re.sub(r"<p>KATEXMATH(\d+)X</p>", lambda m: rendered[int(m.group(1))], page)
+    page = re.sub(r"KATEXMATH(\d+)X", lambda m: rendered[int(m.group(1))], page)
+    return PAGE.format(title=html.escape(deck.title), sections=page)
+
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>{title}</title>
+<link rel="stylesheet" href="assets/reveal/reset.css">
+<link rel="stylesheet" href="assets/reveal/reveal.css">
+<link rel="stylesheet" href="assets/reveal/theme/white.css">
+<link rel="stylesheet" href="assets/reveal/plugin/monokai.css">
+<link rel="stylesheet" href="assets/katex/katex.min.css">
+<link rel="stylesheet" href="assets/course.css">
+</head>
+<body>
+<div class="reveal"><div class="slides">
+{sections}
+</div></div>
+<script src="assets/reveal/reveal.js"></script>
+<script src="assets/reveal/plugin/notes.js"></script>
+<script src="assets/reveal/plugin/highlight.js"></script>
+<script>
+Reveal.initialize({{
+  hash: true, slideNumber: "c/t", center: false, width: 1280, height: 800,
+  plugins: [RevealNotes, RevealHighlight]
+}});
+</script>
+</body>
+</html>
+"""
+
+INDEX = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Introduction to Deep Learning: slides</title>
+<link rel="stylesheet" href="assets/course.css"></head>
+<body class="index">
+<h1>Introduction to Deep Learning: instructor slides</h1>
+<p>Arrow keys move, <kbd>S</kbd> opens the speaker notes, <kbd>Esc</kbd> the overview.</p>
+<ol>
+{items}
+</ol>
+</body>
+</html>
+"""
+
+
+# --- assets ---------------------------------------------------------------------------------
+
+
+def ensure_node_modules() -> None:
+    """Install the pinned reveal.js and KaTeX with ``npm ci`` unless they are current."""
+    lock = SLIDES / "package-lock.json"
+    installed = NODE_MODULES / ".package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    if shutil.which("npm") is None:
+        raise RuntimeError("npm is needed once to fetch reveal.js and KaTeX; install Node.js (20+).")
+    print("npm ci (reveal.js and KaTeX, pinned in slides/package-lock.json)")
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SLIDES, check=True
+    )
+
+
+def copy_assets(out: Path) -> None:
+    assets = out / "assets"
+    for src, dst in ASSETS.items():
+        target = assets / dst
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(NODE_MODULES / src, target)
+    for src, dst in ASSET_DIRS.items():
+        shutil.copytree(NODE_MODULES / src, assets / dst, dirs_exist_ok=True)
+    fonts = next(NODE_MODULES / d for d in KATEX_FONTS if (NODE_MODULES / d).is_dir())
+    (assets / "katex" / "fonts").mkdir(parents=True, exist_ok=True)
+    for font in fonts.glob("*.woff2"):
+        shutil.copy2(font, assets / "katex" / "fonts" / font.name)
+    shutil.copy2(SLIDES / "course.css", assets / "course.css")
+
+
+def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck]:
+    """Build every deck into ``out``; return the parsed decks."""
+    sys.path.insert(0, str(ROOT))
+    from course_lib import figures
+
+    ensure_node_modules()
+    parsed = [parse_deck(p) for p in (decks or find_decks())]
+    if not parsed:
+        raise RuntimeError(f"no decks found in {SLIDES}")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    copy_assets(out)
+    figures.render([name for d in parsed for name in d.figures], out / "figures", fmt="svg")
+    items = []
+    for deck in parsed:
+        (out / f"{deck.name}.html").write_text(deck_html(deck), encoding="utf-8")
+        items.append(
+            f'<li><a href="{deck.name}.html">{html.escape(deck.title)}</a>'
+            f" ({deck.n_slides} slides)</li>"
+        )
+        print(f"{deck.name}.html: {deck.n_slides} slides, {len(deck.figures)} figures")
+    (out / "index.html").write_text(INDEX.format(items="\n".join(items)), encoding="utf-8")
+    print(f"open {out / 'index.html'}")
+    return parsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (replaced)")
+    parser.add_argument("decks", nargs="*", type=Path, help="deck sources (default: slides/*.md)")
+    args = parser.parse_args(argv)
+    build(args.out, args.decks or None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
