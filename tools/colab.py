@@ -1,0 +1,223 @@
+"""Colab and Binder launch links for every notebook, from one configured repository address.
+
+    python tools/colab.py            # update notebooks/*.ipynb and the README's table
+    python tools/colab.py --check    # change nothing; exit 1 if anything is out of date
+
+For each notebook it
+
+- puts an "Open in Colab" badge under the title of the first (markdown) cell;
+- inserts, right after the title cell, a code cell tagged ``colab-setup`` that on Colab
+  installs ``course_lib`` from the repository at the tag matching ``course_lib.__version__``
+  and suggests a GPU runtime, and elsewhere does nothing (no imports beyond ``sys``);
+
+and it rewrites the README's notebook table between ``<!-- notebooks:start -->`` and
+``<!-- notebooks:end -->`` with Colab and Binder badges. Running it twice changes nothing.
+The address lives in ``tools/course.toml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = Path(__file__).with_name("course.toml")
+START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
+TAG = "colab-setup"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*\n(?:[ \t]*\n)?", re.MULTILINE)
+TITLE = re.compile(r"^#\s+(\d+)\s*[·:.-]\s*(.+?)\s*$")
+
+
+def course_version() -> str:
+    text = (ROOT / "course_lib" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    if not match:
+        raise RuntimeError("course_lib/__init__.py has no __version__ = \"...\" line")
+    return match.group(1)
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """The ``[repository]`` table of ``course.toml`` (tomllib is 3.11+, the course runs on 3.10)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the file only holds simple key = "value" lines
+        pairs = re.findall(r'^(\w+)\s*=\s*"([^"]*)"', path.read_text(encoding="utf-8"), re.MULTILINE)
+        return dict(pairs)
+    return tomllib.loads(path.read_text(encoding="utf-8"))["repository"]
+
+
+@dataclass(frozen=True)
+class Repo:
+    url: str  # https://github.com/OWNER/NAME
+    ref: str  # the git tag the links point at
+    notebooks: str = "notebooks"
+
+    @classmethod
+    def load(cls, path: Path = CONFIG) -> Repo:
+        conf = read_config(path)
+        url = conf["url"].rstrip("/")
+        if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+            raise ValueError(f"{path}: url {url!r} must look like https://github.com/OWNER/NAME")
+        return cls(url=url, ref=f"v{course_version()}", notebooks=conf.get("notebooks", "notebooks"))
+
+    @property
+    def slug(self) -> str:
+        return self.url.removeprefix("https://github.com/")
+
+    def colab(self, name: str) -> str:
+        return f"https://colab.research.google.com/github/{self.slug}/blob/{self.ref}/{self.notebooks}/{name}"
+
+    def binder(self, name: str) -> str:
+        path = quote(f"{self.notebooks}/{name}", safe="")
+        return f"https://mybinder.org/v2/gh/{self.slug}/{self.ref}?labpath={path}"
+
+    def pip_spec(self) -> str:
+        return f"course_lib @ git+{self.url}@{self.ref}"
+
+
+def colab_badge(repo: Repo, name: str) -> str:
+    return f"[![Open In Colab]({COLAB_BADGE})]({repo.colab(name)})"
+
+
+def setup_source(repo: Repo) -> str:
+    return f'''# Colab setup. On Google Colab this installs the course helpers (course_lib {repo.ref})
+# and checks for a GPU; anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import shutil
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "{repo.pip_spec()}"],
+        check=True,
+    )
+    if shutil.which("nvidia-smi") is None:
+        print(
+            "No GPU in this Colab runtime. The training notebooks are much faster with one: "
+            "Runtime > Change runtime type > GPU, then run the notebook from the top."
+        )'''
+
+
+def title_of(nb) -> tuple[str, str]:
+    """(number, title) from the first cell's ``# NN · Title`` heading."""
+    first = nb.cells[0] if nb.cells else None
+    line = first.source.splitlines()[0] if first is not None and first.source else ""
+    match = TITLE.match(line)
+    if first is None or first.cell_type != "markdown" or not match:
+        raise ValueError(f"the first cell must be markdown starting with '# NN · Title', got {line!r}")
+    return match.group(1), match.group(2)
+
+
+def with_badge(source: str, badge: str) -> str:
+    source = BADGE_LINE.sub("", source)
+    heading, _, rest = source.partition("\n")
+    return f"{heading}\n\n{badge}\n\n{rest.lstrip(chr(10))}".rstrip("\n")
+
+
+def update_notebook(nb, repo: Repo, name: str):
+    """Return the notebook with badge and setup cell in place (modifies ``nb``)."""
+    title_of(nb)
+    nb.cells[0].source = with_badge(nb.cells[0].source, colab_badge(repo, name))
+    nb.cells = [c for c in nb.cells if TAG not in c.get("metadata", {}).get("tags", [])]
+    cell = nbformat.v4.new_code_cell(setup_source(repo))
+    cell.id = TAG
+    cell.metadata = {"tags": [TAG], "slideshow": {"slide_type": "skip"}}
+    nb.cells.insert(1, cell)
+    return nb
+
+
+def learn_summary(nb) -> str:
+    """The first 'What you will learn' bullet, as a short table entry."""
+    lines = nb.cells[0].source.splitlines()
+    for i, line in enumerate(lines):
+        if "what you will learn" in line.lower():
+            for item in lines[i + 1 :]:
+                if item.lstrip().startswith(("-", "*")):
+                    return item.lstrip("-* ").rstrip(";.,").replace("|", "\\|")
+    return ""
+
+
+def readme_table(repo: Repo, notebooks: list[Path], old_block: str) -> str:
+    """The README's notebook table; keeps a hand-written 'what you learn' cell when there is one."""
+    kept = {}
+    for row in old_block.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        link = re.search(r"\]\(([^)]+\.ipynb)\)", row)
+        if link and len(cells) >= 3:
+            kept[Path(link.group(1)).name] = cells[2]
+    rows = [
+        "| # | notebook | what you learn | launch |",
+        "|---|---|---|---|",
+    ]
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        number, title = title_of(nb)
+        summary = kept.get(path.name) or learn_summary(nb)
+        launch = (
+            f"{colab_badge(repo, path.name)} "
+            f"[![Binder]({BINDER_BADGE})]({repo.binder(path.name)})"
+        )
+        rows.append(f"| {number} | [{title}]({repo.notebooks}/{path.name}) | {summary} | {launch} |")
+    return "\n".join(rows)
+
+
+def update_readme(text: str, repo: Repo, notebooks: list[Path]) -> str:
+    if START not in text or END not in text:
+        raise ValueError(f"README.md needs the markers {START} and {END} around the notebook table")
+    head, _, tail = text.partition(START)
+    old, _, tail = tail.partition(END)
+    return f"{head}{START}\n{readme_table(repo, notebooks, old)}\n{END}{tail}"
+
+
+def run(root: Path = ROOT, check: bool = False, repo: Repo | None = None) -> list[str]:
+    """Update (or, with ``check``, only inspect) notebooks and README; return what differs."""
+    repo = repo or Repo.load()
+    notebooks = sorted((root / repo.notebooks).glob("[0-9]*.ipynb"))
+    stale = []
+    for path in notebooks:
+        before = nbformat.read(path, as_version=4)
+        after = update_notebook(nbformat.read(path, as_version=4), repo, path.name)
+        if after != before:
+            stale.append(str(path.relative_to(root)))
+            if not check:
+                nbformat.validate(after)
+                nbformat.write(after, path)
+    readme = root / "README.md"
+    if readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        new = update_readme(text, repo, notebooks)
+        if new != text:
+            stale.append("README.md")
+            if not check:
+                readme.write_text(new, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when stale")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    stale = run(args.root, check=args.check)
+    verb = "out of date" if args.check else "updated"
+    for name in stale:
+        print(f"{verb}: {name}")
+    if args.check and stale:
+        print("run: python tools/colab.py", file=sys.stderr)
+        return 1
+    if not stale:
+        print("Colab badges, setup cells and README table are up to date.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
