@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from course_lib import data, standin
 from course_lib.data import CIFAR10, MNIST
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real data, when the machine has it (CI points COURSE_DATA_DIR at it).
+SHARED = Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def small_arrays(spec, n_train=50, n_test=20, seed=0):
@@ -74,7 +76,7 @@ def test_bad_subset_size(isolated, n):
         data.load_mnist(data_dir=isolated, n_train=n, verbose=False)
 
 
-@pytest.mark.skipif(not (SHARED / "mnist.npz").exists(), reason="real data folder ../shared/data not present")
+@pytest.mark.skipif(not (SHARED / "mnist.npz").exists(), reason="no real MNIST here: set COURSE_DATA_DIR")
 def test_real_mnist_from_shared_folder(isolated):
     (x_train, y_train), (x_test, y_test) = data.load_mnist(data_dir=SHARED, verbose=False)
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
