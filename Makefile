@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 PORT   ?= 8888
+# Jupyter refuses to run as root unless told; containers and some clusters run as root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Extra arguments for pytest, e.g.  make test PYTEST_ARGS="-k data -x"
 PYTEST_ARGS ?=
 
@@ -27,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --port=$(PORT) notebooks/
+	$(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
 
 test: $(STAMP)
 	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
