@@ -553,6 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.fast:
+        os.environ["COURSE_FAST"] = "1"  # also lets the data layer use its stand-in offline
         args.epochs = args.epochs or 1
         args.steps_per_epoch = args.steps_per_epoch or 5
         args.n_train = args.n_train or 2048

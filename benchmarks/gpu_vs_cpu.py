@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""CPU vs GPU: one training epoch of the MNIST MLP and the CIFAR-10 CNN, several batch sizes.
+
+Writes the table notebook 07 shows (``results/gpu_vs_cpu.md``), with the hardware named.
+Run it on the machine you want to measure, ideally with nothing else running::
+
+    python benchmarks/gpu_vs_cpu.py                       # full datasets, all devices found
+    python benchmarks/gpu_vs_cpu.py --batch-sizes 64 256  # other batch sizes
+    python benchmarks/gpu_vs_cpu.py --fast --out /tmp/t.md   # a quick check of the script
+
+On a cluster: ``sbatch --gres=gpu:1 --wrap "python benchmarks/gpu_vs_cpu.py"`` from the
+repository root (or adapt ``jobs/slurm/run_notebook.sh``). Every epoch is timed after a
+warm-up (tracing excluded, see ``course_lib.timing.time_epoch``); the load average is
+recorded because other work on the machine slows the CPU rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NO_GPU_STATEMENT = (
+    "**No GPU measurement exists yet on this project.** The rows below were measured on a "
+    "CPU only; run `python benchmarks/gpu_vs_cpu.py` on a machine with a GPU to add the GPU rows."
+)
+
+
+def load(name: str, n_train: int | None):
+    import course_lib
+
+    if name == "mlp":
+        (x, y), _ = course_lib.load_mnist(n_train=n_train)
+        return course_lib.flatten(course_lib.scale(x)), y
+    (x, y), _ = course_lib.load_cifar10(n_train=n_train)
+    return course_lib.scale(x), y.ravel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", choices=["mlp", "cnn"], default=["mlp", "cnn"])
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128, 512])
+    p.add_argument("--devices", nargs="+", default=None, help="e.g. /CPU:0 /GPU:0 (default: all)")
+    p.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
+    p.add_argument("--epochs", type=int, default=1, help="timed epochs per row (median reported)")
+    p.add_argument("--fast", action="store_true", help="2048 images, one batch size: checks the script")
+    p.add_argument("--out", type=Path, default=ROOT / "results" / "gpu_vs_cpu.md")
+    args = p.parse_args(argv)
+    if args.fast:
+        os.environ["COURSE_FAST"] = "1"
+        args.n_train = args.n_train or 2048
+        args.batch_sizes = args.batch_sizes[:1] if argv and "--batch-sizes" in argv else [128]
+
+    import keras
+
+    from course_lib import timing
+
+    devices = timing.list_devices()
+    names = args.devices or [d.name for d in devices if d.name in ("/CPU:0",) or d.kind == "GPU"]
+    load_before = os.getloadavg()
+    builders = {"mlp": timing.mnist_mlp, "cnn": timing.cifar10_cnn}
+    rows = []
+    started = time.perf_counter()
+    for model_name in args.models:
+        x, y = load(model_name, args.n_train)
+        for device in names:
+            for batch in args.batch_sizes:
+                def build(model_name=model_name):
+                    model = builders[model_name]()
+                    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                                  loss="sparse_categorical_crossentropy")
+                    return model
+
+                t = timing.time_epoch(build, x, y, batch_size=batch, epochs=args.epochs, device=device)
+                kind = "GPU" if "GPU" in device.upper() else "CPU"
+                rows.append({"model": {"mlp": "MNIST MLP", "cnn": "CIFAR-10 CNN"}[model_name],
+                             "device": kind, "batch": batch, "images": t.samples,
+                             "epoch_s": round(t.seconds, 3),
+                             "images_per_s": round(t.samples_per_second),
+                             "ms_per_step": round(t.ms_per_step, 2)})
+                print(f"{rows[-1]['model']:<13} {device:<7} batch {batch:>5}: {t.seconds:8.2f} s/epoch "
+                      f"({t.samples_per_second:,.0f} images/s)", flush=True)
+    load_after = os.getloadavg()
+    has_gpu = any(r["device"] == "GPU" for r in rows)
+    table = timing.comparison_table(rows, baseline={"device": "CPU"}, time_col="epoch_s",
+                                    group=["model", "batch"]).rename(columns={"speedup": "speedup_vs_cpu"})
+
+    command = "python benchmarks/gpu_vs_cpu.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = [
+        "# GPU vs CPU: one training epoch",
+        "",
+        "Written by `benchmarks/gpu_vs_cpu.py`; notebook 07 shows this file. One epoch = one pass "
+        "over the training images; warm-up (tracing, compilation) excluded; Adam, no validation.",
+        "",
+        NO_GPU_STATEMENT if not has_gpu else "GPU rows measured on the hardware named below.",
+        "",
+        "## Hardware",
+        "",
+        "```",
+        timing.hardware_summary(),
+        "```",
+        "",
+        f"- measured: {datetime.now().isoformat(timespec='minutes')}, {time.perf_counter() - started:.0f} s in all",
+        f"- command: `{command.strip()}`",
+        "- load average (1 min) before / after: "
+        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {timing.cpu_cores()} cores"
+        " (a load above the core count means other work shared the CPU and slowed its rows)",
+        "",
+        "## Results",
+        "",
+        timing.to_markdown(table),
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(text), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
