@@ -73,7 +73,7 @@ def table(rows: list[dict], meta: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="config names to run (default: all)")
+    parser.add_argument("--only", nargs="*", help="config names to run, in this order (default: all)")
     parser.add_argument("--no-static", action="store_true", help="skip the static baselines")
     parser.add_argument("--out", default=None, help="markdown file (default: results/...)")
     args = parser.parse_args()
@@ -84,7 +84,11 @@ def main() -> None:
     out_json = None if out_md is None else ROOT / "results" / "runs" / "selfscaling_reproduce.json"
     data = ss.drift_data(n_train=mode.pick(full=None, fast=3000),
                          n_test=mode.pick(full=None, fast=1000), seed=mode.seed)
-    configs = [c for c in ss.drift_configs(mode.fast) if not args.only or c.name in args.only]
+    by_name = {c.name: c for c in ss.drift_configs(mode.fast)}
+    unknown = [n for n in args.only or [] if n not in by_name]
+    if unknown:
+        parser.error(f"unknown config {unknown}; choose from {sorted(by_name)}")
+    configs = [by_name[n] for n in args.only] if args.only else list(by_name.values())
     multiplier, min_new = 1.5, mode.pick(full=100, fast=10)
     meta = {
         "settings": f"batch 32, Adam 2e-4, SELU + lecun_normal, threshold 1e-3, "

@@ -294,7 +294,7 @@ class SelfScalingNet:
         init = keras.initializers.get(name)
         if self._seed is not None and hasattr(init, "seed"):
             init.seed = self._seed
-        return np.asarray(init(shape, dtype="float32"))
+        return np.array(init(shape, dtype="float32"))  # a writable copy
 
     @property
     def layer_sizes(self) -> list[int]:

@@ -1,0 +1,256 @@
+"""Tests for course_lib.selfscaling: penalties, grow/prune, optimizer state, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_lib.selfscaling import (
+    PenalizedDense,
+    SelfScalingNet,
+    SelfScalingRegularizer,
+    neuron_magnitudes,
+)
+
+
+def small_net(**kw) -> SelfScalingNet:
+    kw.setdefault("seed", 0)
+    return SelfScalingNet([6, 8, 7, 3], **kw)
+
+
+def blobs(n: int = 256, width: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centers = rng.normal(0, 2, (3, width))
+    x = (centers[y] + rng.normal(0, 1, (n, width))).astype("float32")
+    return x, y
+
+
+# -- penalties against hand computation --------------------------------------
+
+
+def test_weighted_l1_4x10_of_ones():
+    # scale = 1e-3 * [1, 2, ..., 10]; four rows of ones: 4 * 1e-3 * 55
+    value = float(SelfScalingRegularizer(1e-3, "weighted_l1")(np.ones((4, 10), "float32")))
+    assert value == pytest.approx(4 * 1e-3 * 55, rel=1e-6)
+
+
+def test_weighted_l1_4x10_signed_entries():
+    w = np.array([[i - j for j in range(10)] for i in range(4)], dtype="float32")
+    expected = sum(0.5 * (j + 1) * abs(i - j) for i in range(4) for j in range(10))
+    value = float(SelfScalingRegularizer(0.5, "weighted_l1")(w))
+    assert value == pytest.approx(expected, rel=1e-6)
+    # by hand: column sums of |i - j| are 6, 4, 4, 6, 10, 14, 18, 22, 26, 30; weighted by
+    # 1..10 they give 6 + 8 + 12 + 24 + 50 + 84 + 126 + 176 + 234 + 300 = 1020
+    assert value == pytest.approx(0.5 * 1020, rel=1e-6)
+
+
+def test_group_sparsity_3x5():
+    # The 2021 notebook's example; its comment claimed norms [2, 2, 3, 1, 3], but the
+    # column L2 norms are sqrt(6), 3, sqrt(14), sqrt(3), sqrt(14).
+    w = np.array([[1, 1, 1, 1, 1], [1, 2, 2, 1, 2], [2, 2, 3, 1, 3]], dtype="float32")
+    expected = 0.01 * (math.sqrt(6) + 3 + 2 * math.sqrt(14) + math.sqrt(3))
+    value = float(SelfScalingRegularizer(0.01, "group_sparsity")(w))
+    assert value == pytest.approx(expected, rel=1e-6)
+
+
+def test_group_sparsity_gradient_finite_for_dead_neuron():
+    w = tf.Variable(np.array([[0.0, 3.0], [0.0, 4.0]], dtype="float32"))
+    with tf.GradientTape() as tape:
+        value = SelfScalingRegularizer(1.0, "group_sparsity")(w)
+    grad = tape.gradient(value, w).numpy()
+    assert float(value) == pytest.approx(5.0)
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad[:, 0], 0.0)
+    np.testing.assert_allclose(grad[:, 1], [0.6, 0.8], rtol=1e-6)
+
+
+def test_penalized_dense_counts_the_bias_as_a_row():
+    reg = SelfScalingRegularizer(0.1, "weighted_l1")
+    layer = PenalizedDense(3, regularizer=reg, kernel_initializer="ones", bias_initializer="ones")
+    layer(np.zeros((1, 2), "float32"))
+    # three rows (two inputs + bias) of ones, scale 0.1 * [1, 2, 3]
+    assert float(sum(layer.losses)) == pytest.approx(0.1 * 3 * 6, rel=1e-6)
+
+
+# -- grow and prune -----------------------------------------------------------
+
+
+def test_pruning_dead_neurons_leaves_outputs_unchanged():
+    net = small_net()
+    x, _ = blobs(32)
+    net.layers[0].kernel[:, [1, 4]] = 0.0
+    net.layers[0].bias[[1, 4]] = 0.0
+    net.layers[1].kernel[:, 2] = 0.0
+    net.layers[1].bias[2] = 0.0
+    before = net.logits(x)
+    assert net.prune() == [6, 6]
+    # a dead neuron outputs selu(0) = 0, so removing it (and its outgoing row) changes nothing
+    np.testing.assert_allclose(net.logits(x), before, rtol=1e-5, atol=1e-6)
+
+
+def test_growth_with_tiny_scaling_factor_barely_changes_outputs():
+    net = small_net()
+    x, _ = blobs(64)
+    before = net.logits(x)
+    assert net.grow(fraction=0.5, min_new_neurons=3, scaling_factor=1e-3) == [12, 10]
+    change = np.abs(net.logits(x) - before).max()
+    assert change < 1e-4, change
+    # the same growth without the small factor does change the outputs
+    net_big = small_net()
+    ref = net_big.logits(x)
+    net_big.grow(fraction=0.5, min_new_neurons=3, scaling_factor=1.0)
+    assert np.abs(net_big.logits(x) - ref).max() > 1e-2
+
+
+def test_never_prunes_a_layer_to_zero():
+    net = small_net()
+    for lay in net.layers[:-1]:
+        lay.kernel[:] = 0.0
+        lay.bias[:] = 0.0
+    net.layers[0].kernel[0, 5] = 1e-5  # the strongest (still sub-threshold) neuron survives
+    assert net.prune() == [1, 1]
+    assert neuron_magnitudes(net.layers[0].kernel, net.layers[0].bias)[0] == pytest.approx(1e-5)
+
+
+def test_grow_then_prune_restores_the_network():
+    net = small_net()
+    x, _ = blobs(16)
+    before = net.logits(x)
+    net.grow(min_new_neurons=4)
+    assert net.prune() == [8, 7]
+    np.testing.assert_allclose(net.logits(x), before, rtol=1e-5, atol=1e-6)
+
+
+# -- optimizer state ----------------------------------------------------------
+
+
+def test_prune_keeps_adam_moments_of_surviving_neurons():
+    net = small_net(learning_rate=1e-2)
+    x, y = blobs()
+    net.train_epoch(x, y)
+    assert net.iterations == 8
+    m_before = [m.copy() for m in net.moments[0]] + [m.copy() for m in net.moments[1]]
+    v_before = [v.copy() for v in net.velocities[0]] + [v.copy() for v in net.velocities[1]]
+    assert np.abs(m_before[0]).max() > 0
+    net.layers[0].kernel[:, 3] = 0.0
+    net.layers[0].bias[3] = 0.0
+    net.prune()
+    keep = [0, 1, 2, 4, 5, 6, 7]
+    # kernel 0: columns of survivors; bias 0: entries; kernel 1: rows of survivors
+    for store, old in ((net.moments, m_before), (net.velocities, v_before)):
+        np.testing.assert_array_equal(store[0][0], old[0][:, keep])
+        np.testing.assert_array_equal(store[0][1], old[1][keep])
+        np.testing.assert_array_equal(store[1][0], old[2][keep, :])
+        np.testing.assert_array_equal(store[1][1], old[3])
+    # and the rebuilt Keras optimizer really holds them, with the step counter carried
+    _, optimizer, dense = net._build_engine()
+    index = optimizer._get_variable_index(dense[1].kernel)
+    np.testing.assert_array_equal(optimizer._momentums[index].numpy(), m_before[2][keep, :])
+    assert int(optimizer.iterations.numpy()) == 8
+
+
+def test_reset_policy_starts_a_fresh_adam():
+    net = small_net(optimizer_state="reset", learning_rate=1e-2)
+    x, y = blobs()
+    net.train_epoch(x, y)
+    net.grow(min_new_neurons=1)
+    _, optimizer, dense = net._build_engine()
+    index = optimizer._get_variable_index(dense[0].kernel)
+    assert np.abs(optimizer._momentums[index].numpy()).max() == 0
+    assert int(optimizer.iterations.numpy()) == 0
+
+
+def test_training_after_a_structure_change_updates_the_new_variables():
+    # The Keras 3 trap: a compiled step kept across a grow/prune trains orphaned variables.
+    net = small_net(learning_rate=1e-2)
+    x, y = blobs()
+    net.train_epoch(x, y)
+    net.grow(min_new_neurons=2)
+    grown = [lay.kernel.copy() for lay in net.layers]
+    net.train_epoch(x, y)
+    assert net.hidden_sizes == [10, 9]
+    assert net.keras_model.layers[1].kernel.shape == (6, 10)
+    for old, lay in zip(grown, net.layers, strict=True):
+        assert old.shape == lay.kernel.shape
+        assert np.abs(lay.kernel - old).max() > 1e-4
+
+
+# -- fitting --------------------------------------------------------------------
+
+
+def test_strong_penalty_shrinks_an_oversized_layer():
+    x, y = blobs(512, width=4)
+    net = SelfScalingNet([4, 64, 3], regularization="group_sparsity", penalty=0.05,
+                         learning_rate=1e-2, threshold=1e-2, seed=0)
+    records = net.fit(x, y, epochs=8, validation_data=(x[:128], y[:128]), min_new_neurons=1,
+                      verbose=0)
+    assert net.hidden_sizes[0] < 32, net.hidden_sizes
+    assert records[-1]["val_accuracy"] > 0.6
+    first = records[0]
+    assert first["sizes_before_grow"] == [64]
+    assert first["sizes_after_grow"] == [64 + 12]
+    assert first["sizes_after_prune"][0] <= 76
+
+
+def test_stall_multiplies_the_penalty_once_per_stall():
+    x, y = blobs(128)
+    net = small_net(penalty=1e-3)
+    # a validation set with random labels: its loss never improves for long
+    rng = np.random.default_rng(1)
+    records = net.fit(x, y, epochs=6, validation_data=(x, rng.integers(0, 3, 128)),
+                      penalty_multiplier=2.0, stall_coefficient=0.5, verbose=0)
+    penalties = [r["penalty"] for r in records]
+    # coefficient 0.5 demands halving the best loss: every epoch after the first stalls,
+    # but the stall is one stall, so the penalty doubles exactly once
+    assert penalties == [1e-3] + [2e-3] * 5
+
+
+def test_penalty_dropped_after_the_self_scaling_epochs():
+    x, y = blobs(128)
+    net = small_net()
+    records = net.fit(x, y, epochs=3, self_scaling_epochs=1, validation_data=(x, y), verbose=0)
+    assert [r["self_scaling"] for r in records] == [True, False, False]
+    assert records[1]["sizes_before_grow"] == records[1]["sizes_after_prune"]
+    assert records[2]["penalty"] == 0.0
+    assert not any(layer.regularizer for layer in net._engine[2])
+
+
+# -- bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"regularization": "l2"}, "'l2'.*weighted_l1, group_sparsity"),
+        ({"threshold": -1e-3}, "threshold.*-0.001"),
+        ({"penalty": -1.0}, "penalty.*-1.0"),
+        ({"optimizer_state": "keep"}, "'keep'.*carry, reset"),
+    ],
+)
+def test_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SelfScalingNet([6, 8, 3], **kwargs)
+
+
+@pytest.mark.parametrize("sizes", [[6, 0, 3], [6, -4, 3], [6, 3], [6, 2.5, 3]])
+def test_bad_layer_sizes(sizes):
+    with pytest.raises(ValueError, match="layer"):
+        SelfScalingNet(sizes)
+
+
+def test_bad_regularizer_method():
+    with pytest.raises(ValueError, match="'group_lasso'.*weighted_l1, group_sparsity"):
+        SelfScalingRegularizer(0.1, "group_lasso")
+
+
+def test_data_of_wrong_width():
+    net = small_net()
+    x, y = blobs(16, width=5)
+    with pytest.raises(ValueError, match=r"\(16, 5\).*\(N, 6\)"):
+        net.fit(x, y, epochs=1, validation_data=(x, y))
+    with pytest.raises(ValueError, match="0..2"):
+        net.evaluate(blobs(4)[0], np.array([0, 1, 2, 3]))
