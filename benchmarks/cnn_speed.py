@@ -1,0 +1,157 @@
+"""Time-to-99.2%: the course CNN against Keras's reference ``mnist_convnet``, in one run.
+
+Both networks train on the full 60k MNIST training set and are evaluated on the official
+10k test set after every epoch, until they reach the target accuracy (or a cap on the
+number of epochs). Only training wall time counts: each epoch is one ``fit`` call timed on
+its own, and the evaluation that follows it is not part of the clock. Both models run in
+the same process one after the other, so machine load affects them alike; the load
+average is recorded next to the numbers.
+
+    COURSE_DATA_DIR=/path/to/data python benchmarks/cnn_speed.py            # writes results/cnn_speed.md
+    python benchmarks/cnn_speed.py --target 0.992 --max-epochs 20 --out -   # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import keras
+from keras import layers
+
+import course_lib
+from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_convnet() -> keras.Model:
+    """Keras's example ``mnist_convnet`` (keras.io/examples/vision/mnist_convnet)."""
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="keras_mnist_convnet",
+    )
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def time_to_target(model, data, *, batch_size, max_epochs, target, label):
+    """Train epoch by epoch; return (train seconds to target or None, epochs, accuracies)."""
+    (x_train, y_train), (x_test, y_test) = data
+    train_seconds, accuracies = 0.0, []
+    for epoch in range(1, max_epochs + 1):
+        start = time.perf_counter()
+        model.fit(x_train, y_train, batch_size=batch_size, epochs=1, verbose=0)
+        train_seconds += time.perf_counter() - start
+        _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+        accuracies.append(acc)
+        print(f"  {label}: epoch {epoch:2d}  test acc {acc:.4f}  train time {train_seconds:6.1f} s"
+              f"  load {os.getloadavg()[0]:.1f}", flush=True)
+        if acc >= target:
+            return train_seconds, epoch, accuracies
+    return None, max_epochs, accuracies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", type=float, default=0.992, help="test accuracy to reach")
+    parser.add_argument("--max-epochs", type=int, default=20, help="cap for the reference model")
+    parser.add_argument("--cnn-epochs", type=int, default=4,
+                        help="length of the course CNN's learning-rate schedule (its epoch cap)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", default=str(ROOT / "results" / "cnn_speed.md"),
+                        help="markdown file to write, or - for none")
+    args = parser.parse_args(argv)
+
+    (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
+    x_train = (x_train[..., None] / 255.0).astype("float32")
+    x_test = (x_test[..., None] / 255.0).astype("float32")
+    data = ((x_train, y_train), (x_test, y_test))
+    load_before = os.getloadavg()
+
+    course_lib.set_seed(args.seed)
+    ours = mnist_cnn()
+    steps = args.cnn_epochs * -(-len(x_train) // CNN_BATCH_SIZE)
+    ours.compile(optimizer=keras.optimizers.Adam(warmup_cosine(CNN_PEAK_LR, steps)),
+                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"course CNN ({ours.count_params():,} parameters), schedule over {args.cnn_epochs} epochs")
+    ours_t, ours_e, ours_acc = time_to_target(ours, data, batch_size=CNN_BATCH_SIZE,
+                                              max_epochs=args.cnn_epochs, target=args.target,
+                                              label="course CNN")
+
+    course_lib.set_seed(args.seed)
+    ref = reference_convnet()
+    ref.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"Keras mnist_convnet ({ref.count_params():,} parameters), Adam, batch 128")
+    ref_t, ref_e, ref_acc = time_to_target(ref, data, batch_size=128, max_epochs=args.max_epochs,
+                                           target=args.target, label="mnist_convnet")
+    load_after = os.getloadavg()
+
+    def fmt(t):
+        return f"{t:.1f} s" if t is not None else "not reached"
+
+    ratio = ref_t / ours_t if ours_t and ref_t else None
+    lines = [
+        f"# CNN speed: time to reach {args.target:.1%} MNIST test accuracy",
+        "",
+        "Produced by `python benchmarks/cnn_speed.py` (training wall time only; the per-epoch",
+        "test-set evaluation is not counted). Both models trained in one process, one after the other.",
+        "",
+        "| model | parameters | epochs to target | training time to target | best test acc |",
+        "|---|---|---|---|---|",
+        f"| course CNN (`course_lib.models.mnist_cnn`, BatchNorm, Adam + warm-up/cosine over "
+        f"{args.cnn_epochs} epochs, batch {CNN_BATCH_SIZE}) | {ours.count_params():,} | "
+        f"{ours_e if ours_t else '-'} | {fmt(ours_t)} | {max(ours_acc):.4f} |",
+        f"| Keras `mnist_convnet` (Adam, batch 128, cap {args.max_epochs} epochs) | "
+        f"{ref.count_params():,} | {ref_e if ref_t else '-'} | {fmt(ref_t)} | {max(ref_acc):.4f} |",
+        "",
+        f"**Speed-up (reference time / course CNN time): "
+        f"{f'{ratio:.2f}x' if ratio else 'n/a'}** (target >= 2.5x; course CNN target <= 60 s: "
+        f"{'met' if ours_t is not None and ours_t <= 60 else 'not met'}).",
+        "",
+        "Per-epoch test accuracy:",
+        "",
+        f"- course CNN: {', '.join(f'{a:.4f}' for a in ours_acc)}",
+        f"- mnist_convnet: {', '.join(f'{a:.4f}' for a in ref_acc)}",
+        "",
+        "Machine:",
+        "",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores",
+        f"- load average (1/5/15 min) before: {load_before[0]:.2f} / {load_before[1]:.2f} / "
+        f"{load_before[2]:.2f}; after: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}",
+        f"- Python {platform.python_version()}, TensorFlow {__import__('tensorflow').__version__}, "
+        f"Keras {keras.__version__}, seed {args.seed}",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out != "-":
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0 if ours_t is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Reproduce the workshop's MNIST results table: every model, full mode, real data.
+
+Trains each model of the lecture's table on the 60k MNIST training images, measures
+accuracy on the official 10k test set, and writes ``results/mnist_results.md`` with the
+measured accuracy next to the lecture's number and the course target, the training time,
+the peak memory (resident set size of this process while that model trained) and the
+machine. The CNNs run with several seeds (mean ± std and min); the others with the first.
+
+    COURSE_DATA_DIR=/path/to/data python benchmarks/reproduce_mnist.py
+    python benchmarks/reproduce_mnist.py --only cnn --seeds 42 43 44
+    python benchmarks/reproduce_mnist.py --only relu --only relu_dropout --out -
+
+The recipes are the notebooks' own (04, 05, 06 and, for softmax regression, a plain SGD
+recipe like notebook 02's); the network builders come from ``course_lib.models``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean, stdev
+
+import keras
+import numpy as np
+import psutil
+
+import course_lib
+from course_lib.models import (
+    CNN_BATCH_SIZE,
+    CNN_PEAK_LR,
+    five_layer_net,
+    mnist_cnn,
+    softmax_regression,
+    warmup_cosine,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+N_TRAIN = 60_000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    title: str
+    lecture: str
+    target: float
+    build: object  # () -> keras.Model
+    optimizer: object  # (total_steps) -> keras optimizer
+    epochs: int
+    batch_size: int
+    images: bool = False  # (28, 28, 1) inputs instead of flat 784-vectors
+    multi_seed: bool = False
+
+
+def adam_cosine(peak_lr):
+    return lambda steps: keras.optimizers.Adam(warmup_cosine(peak_lr, steps))
+
+
+RECIPES = [
+    Recipe("softmax", "softmax regression, SGD", "91.7%", 0.920,
+           softmax_regression, lambda steps: keras.optimizers.SGD(0.5), 10, 100),
+    Recipe("sigmoid", "5-layer 200-100-60-30-10, sigmoid", "97.35%", 0.974,
+           lambda: five_layer_net("sigmoid"), adam_cosine(2e-3), 20, 128),
+    Recipe("tanh", "5-layer, tanh", "98.06%", 0.981,
+           lambda: five_layer_net("tanh"), adam_cosine(1e-3), 20, 128),
+    Recipe("relu", "5-layer, ReLU", "98.07%", 0.981,
+           lambda: five_layer_net("relu"), adam_cosine(1e-3), 20, 128),
+    Recipe("relu_dropout", "5-layer, ReLU, dropout 0.25", "98.26%", 0.983,
+           lambda: five_layer_net("relu", dropout=0.25), adam_cosine(1e-3), 20, 128),
+    Recipe("cnn", "CNN", "99.23%", 0.993,
+           mnist_cnn, adam_cosine(CNN_PEAK_LR), 6, CNN_BATCH_SIZE, images=True, multi_seed=True),
+    Recipe("cnn_augmented", "CNN, expanded data (shifts, rotations, zoom)", "nearly 99.6%", 0.996,
+           lambda: mnist_cnn(augment=True), adam_cosine(CNN_PEAK_LR), 15, CNN_BATCH_SIZE,
+           images=True, multi_seed=True),
+]
+
+
+class PeakRSS:
+    """Samples this process's resident memory in a thread; ``peak`` is the maximum seen."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval, self.peak = interval, 0
+        self._proc, self._stop = psutil.Process(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def train_once(recipe: Recipe, data, seed: int):
+    (x_train, y_train), (x_test, y_test) = data
+    course_lib.set_seed(seed)
+    model = recipe.build()
+    steps = recipe.epochs * -(-len(x_train) // recipe.batch_size)
+    model.compile(optimizer=recipe.optimizer(steps), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    with PeakRSS() as mem:
+        start = time.perf_counter()
+        model.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs, verbose=0)
+        seconds = time.perf_counter() - start
+    _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+    keras.backend.clear_session()
+    return acc, seconds, mem.peak
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [r.name for r in RECIPES]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", action="append", choices=names, help="train only this model (repeatable)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44],
+                        help="seeds for the CNNs; the other models use the first")
+    parser.add_argument("--out", default=str(ROOT / "results" / "mnist_results.md"),
+                        help="markdown file to write, or - for none")
+    args = parser.parse_args(argv)
+    chosen = [r for r in RECIPES if not args.only or r.name in args.only]
+
+    (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
+    if len(x_train) != N_TRAIN:
+        raise SystemExit(f"expected the full {N_TRAIN} training images, got {len(x_train)}.")
+    flat = ((course_lib.flatten(course_lib.scale(x_train)), y_train),
+            (course_lib.flatten(course_lib.scale(x_test)), y_test))
+    images = ((course_lib.scale(x_train)[..., None], y_train),
+              (course_lib.scale(x_test)[..., None], y_test))
+
+    load_before = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M")
+    rows, all_met = [], True
+    for recipe in chosen:
+        seeds = args.seeds if recipe.multi_seed else args.seeds[:1]
+        runs = []
+        for seed in seeds:
+            acc, seconds, peak = train_once(recipe, images if recipe.images else flat, seed)
+            runs.append((acc, seconds, peak))
+            print(f"{recipe.name:14s} seed {seed}: test acc {acc:.4f}  train {seconds:6.1f} s  "
+                  f"peak RSS {peak / 2**30:.2f} GiB  load {os.getloadavg()[0]:.1f}", flush=True)
+        accs = [r[0] for r in runs]
+        met = (mean(accs) if len(accs) > 1 else accs[0]) >= recipe.target
+        all_met &= met
+        if len(accs) > 1:
+            shown = f"{mean(accs):.2%} ± {stdev(accs):.2%} (min {min(accs):.2%}, n={len(accs)})"
+        else:
+            shown = f"{accs[0]:.2%}"
+        rows.append(
+            f"| {recipe.title} | {shown} | {recipe.lecture} | >= {recipe.target:.1%} | "
+            f"{'yes' if met else '**no**'} | {mean(r[1] for r in runs):.0f} s | "
+            f"{max(r[2] for r in runs) / 2**30:.2f} GiB | {recipe.epochs} epochs, batch {recipe.batch_size} |"
+        )
+    load_after = os.getloadavg()
+
+    text = "\n".join([
+        "# MNIST results: measured vs the lecture",
+        "",
+        "Produced by `python benchmarks/reproduce_mnist.py` (full mode: all 60,000 training images,",
+        "accuracy on the official 10,000-image test set). Multi-seed rows give mean ± standard",
+        "deviation (and the minimum); a target counts as met when the mean reaches it. Training time",
+        "is the wall time of `fit` (per seed, averaged); peak memory is the largest resident set",
+        "size of the process while that model trained.",
+        "",
+        "| model | measured test accuracy | lecture | target | met? | training time | peak memory | recipe |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Machine and run:",
+        "",
+        f"- started {started}; CPU: {cpu_model()}, {os.cpu_count()} logical cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM",
+        f"- load average (1/5/15 min) at start: {load_before[0]:.2f} / {load_before[1]:.2f} / "
+        f"{load_before[2]:.2f}; at end: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f} "
+        "(the machine was shared, so times are upper bounds)",
+        f"- Python {platform.python_version()}, TensorFlow {__import__('tensorflow').__version__}, "
+        f"Keras {keras.__version__}, NumPy {np.__version__}; seeds {args.seeds}",
+        "",
+    ])
+    print(text)
+    if args.out != "-":
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

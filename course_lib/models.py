@@ -1,0 +1,111 @@
+"""Model builders shared by a notebook and a benchmark, so both train the same network.
+
+The notebooks still show and explain every layer (``model.summary()`` plus prose);
+this module only keeps the benchmark in ``benchmarks/`` from drifting away from
+what the notebooks teach.
+
+Example
+-------
+>>> model = five_layer_net("relu")              # doctest: +SKIP
+>>> [layer.units for layer in model.layers]     # doctest: +SKIP
+[200, 100, 60, 30, 10]
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+#: The lecture's fully connected network: hidden layer widths, then 10 outputs.
+FIVE_LAYER_WIDTHS = (200, 100, 60, 30)
+
+
+def softmax_regression(num_classes: int = 10, input_dim: int = 784) -> keras.Model:
+    """One dense layer with a softmax: multinomial logistic regression on raw pixels."""
+    return keras.Sequential(
+        [keras.Input((input_dim,)), layers.Dense(num_classes, activation="softmax")],
+        name="softmax_regression",
+    )
+
+
+def five_layer_net(
+    activation: str = "relu", dropout: float = 0.0, input_dim: int = 784
+) -> keras.Model:
+    """The 200-100-60-30-10 network; ``dropout`` > 0 adds Dropout after each hidden layer."""
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    model = keras.Sequential([keras.Input((input_dim,))], name=f"five_layer_{activation}")
+    for width in FIVE_LAYER_WIDTHS:
+        model.add(layers.Dense(width, activation=activation))
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(10, activation="softmax"))
+    return model
+
+
+def warmup_cosine(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2):
+    """A one-cycle style schedule: linear warm-up to ``peak_lr``, then cosine decay to zero.
+
+    >>> schedule = warmup_cosine(0.01, total_steps=100)
+    >>> round(float(schedule(20)), 4), round(float(schedule(100)), 4)
+    (0.01, 0.0)
+    """
+    if total_steps < 2:
+        raise ValueError(f"total_steps must be at least 2, got {total_steps!r}.")
+    warmup = max(1, int(total_steps * warmup_fraction))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak_lr / 10,
+        decay_steps=total_steps - warmup,
+        alpha=0.0,
+        warmup_target=peak_lr,
+        warmup_steps=warmup,
+    )
+
+
+#: Filters in the CNN's three convolution blocks (28x28, 14x14 and 7x7 feature maps).
+CNN_FILTERS = (16, 32, 64)
+
+
+def conv_block(x, filters: int, name: str):
+    """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU."""
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def augmentation(shift: float = 0.1, degrees: float = 10.0, zoom: float = 0.1) -> keras.Sequential:
+    """Random small shifts, rotations and zooms: active in training, a no-op at inference.
+
+    Empty borders are filled with 0 (black background), as in MNIST itself.
+    """
+    return keras.Sequential(
+        [
+            layers.RandomTranslation(shift, shift, fill_mode="constant"),
+            layers.RandomRotation(degrees / 360.0, fill_mode="constant"),
+            layers.RandomZoom(zoom, fill_mode="constant"),
+        ],
+        name="augmentation",
+    )
+
+
+def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False) -> keras.Model:
+    """The course CNN: three conv blocks, two max-poolings, one dense softmax layer.
+
+    ``augment=True`` puts :func:`augmentation` in front, so every epoch sees freshly
+    shifted, rotated and zoomed digits ("expanded data").
+    """
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = augmentation()(inputs) if augment else inputs
+    x = conv_block(x, filters[0], "block1")  # 28x28: edges and strokes
+    x = layers.MaxPooling2D(name="pool1")(x)  # -> 14x14
+    x = conv_block(x, filters[1], "block2")  # 14x14: stroke combinations
+    x = layers.MaxPooling2D(name="pool2")(x)  # -> 7x7
+    x = conv_block(x, filters[2], "block3")  # 7x7: digit parts
+    x = layers.Flatten(name="flatten")(x)
+    outputs = layers.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="mnist_cnn_augmented" if augment else "mnist_cnn")
+
+
+#: The CNN's training recipe: Adam with :func:`warmup_cosine`, peak rate and batch size.
+CNN_PEAK_LR = 3e-3
+CNN_BATCH_SIZE = 128

@@ -1,0 +1,64 @@
+"""The shared model builders: shapes, parameter counts, the learning-rate schedule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_lib import models
+
+
+def test_five_layer_net_matches_the_lecture():
+    model = models.five_layer_net("tanh")
+    dense = [layer for layer in model.layers if hasattr(layer, "units")]
+    assert [layer.units for layer in dense] == [200, 100, 60, 30, 10]
+    assert model.count_params() == 185_300
+    assert dense[-1].activation.__name__ == "softmax"
+    assert all(layer.activation.__name__ == "tanh" for layer in dense[:-1])
+
+
+def test_dropout_adds_layers_but_no_parameters():
+    model = models.five_layer_net("relu", dropout=0.25)
+    rates = [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"]
+    assert rates == [0.25] * 4
+    assert model.count_params() == 185_300
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0])
+def test_bad_dropout_is_refused(bad):
+    with pytest.raises(ValueError, match="dropout"):
+        models.five_layer_net(dropout=bad)
+
+
+def test_softmax_regression_size():
+    assert models.softmax_regression().count_params() == 784 * 10 + 10
+
+
+def test_cnn_shapes_and_size():
+    cnn = models.mnist_cnn()
+    out = np.asarray(cnn(np.zeros((2, 28, 28, 1), dtype="float32")))
+    assert out.shape == (2, 10)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    # 3 conv kernels (no bias) + 3 BatchNorms (4 vectors each) + the dense layer
+    f1, f2, f3 = models.CNN_FILTERS
+    expected = 9 * (1 * f1 + f1 * f2 + f2 * f3) + 4 * (f1 + f2 + f3) + (7 * 7 * f3 * 10 + 10)
+    assert cnn.count_params() == expected
+    assert models.mnist_cnn(augment=True).count_params() == expected
+
+
+def test_augmentation_is_identity_at_inference_and_random_in_training():
+    aug = models.augmentation()
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)
+    assert not np.allclose(np.asarray(aug(x, training=True)), x)
+
+
+def test_warmup_cosine_shape():
+    schedule = models.warmup_cosine(0.01, total_steps=100, warmup_fraction=0.2)
+    lrs = np.array([float(schedule(s)) for s in range(101)])
+    assert lrs[0] == pytest.approx(0.001)
+    assert lrs.argmax() == 20 and lrs[20] == pytest.approx(0.01)
+    assert np.all(np.diff(lrs[:21]) > 0) and np.all(np.diff(lrs[20:]) <= 0)
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        models.warmup_cosine(0.01, total_steps=1)
