@@ -55,6 +55,7 @@ class Run:
     notebook: str
     mode: str
     seconds: float
+    cpu_seconds: float
     peak_bytes: int
     ok: bool
     error: str
@@ -85,6 +86,7 @@ class PeakMemory:
     def __init__(self, interval: float = 0.2) -> None:
         self.interval = interval
         self.peak = 0
+        self._cpu: dict[int, float] = {}  # last CPU time (user + system) seen per process
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._me = psutil.Process()
@@ -94,6 +96,8 @@ class PeakMemory:
         for proc in self._me.children(recursive=True):
             try:
                 total += proc.memory_info().rss
+                times = proc.cpu_times()
+                self._cpu[proc.pid] = times.user + times.system
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass  # a child that just exited
         return total
@@ -110,6 +114,11 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time used by the kernel and its children, as of the last sample."""
+        return sum(self._cpu.values())
 
 
 def cpu_model() -> str:
@@ -179,6 +188,7 @@ def run_notebook(path: Path, mode: str, log: Path, timeout: int, interval: float
         notebook=path.name,
         mode=mode,
         seconds=seconds,
+        cpu_seconds=memory.cpu_seconds,
         peak_bytes=memory.peak,
         ok=ok,
         error=error,
@@ -203,14 +213,15 @@ def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> 
         *machine_description(),
         f"- COURSE_DATA_DIR: {os.environ.get('COURSE_DATA_DIR') or '(unset)'}",
         "",
-        "| notebook | mode | wall s | peak RSS GiB | result | targets | data source | "
-        "load avg (1 min) before → after |",
-        "|---|---|---:|---:|---|---|---|---|",
+        "| notebook | mode | wall s | kernel CPU s | peak RSS GiB | result | targets | "
+        "data source | load avg (1 min) before → after |",
+        "|---|---|---:|---:|---:|---|---|---|---|",
     ]
     for r in runs:
         result = "pass" if r.ok else f"FAIL ({r.error})"
         lines.append(
-            f"| {r.notebook} | {r.mode} | {r.seconds:.1f} | {r.peak_gib:.2f} | {result} | "
+            f"| {r.notebook} | {r.mode} | {r.seconds:.1f} | {r.cpu_seconds:.0f} | "
+            f"{r.peak_gib:.2f} | {result} | "
             f"{r.targets()} | {r.data_source} | {r.load_before:.2f} → {r.load_after:.2f} |"
         )
     lines += [
@@ -218,6 +229,8 @@ def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> 
         "How it was measured: each notebook ran in a fresh kernel (nbclient); wall time covers "
         "kernel start to last cell. Peak RSS is the largest sum of resident memory of the kernel "
         "and its child processes, sampled every 0.2 s (a spike shorter than that can be missed). "
+        "Kernel CPU s is the user + system CPU time of the same processes: it changes little "
+        "when other work competes for the CPU, so it helps to read wall times taken under load. "
         "The load average is the machine's, so a value above its core count means other work "
         "was competing for the CPU during the run.",
         "",
@@ -254,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             run = run_notebook(path.resolve(), args.mode, log, args.timeout, args.interval)
             runs.append(run)
             status = "pass" if run.ok else f"FAIL: {run.error}"
-            print(f"  {run.seconds:.1f} s, peak {run.peak_gib:.2f} GiB, {status}", flush=True)
+            print(f"  {run.seconds:.1f} s wall, {run.cpu_seconds:.0f} s CPU, "
+                  f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(runs, args.mode, command.strip(), started), encoding="utf-8")
