@@ -1,0 +1,138 @@
+"""The course opens in JupyterLab in a real browser, and notebook 00 runs there.
+
+Starts the same server ``make lab`` starts (``jupyter lab --no-browser --port=... notebooks/``,
+here on a free loopback port with a random token, serving a scratch copy of the notebooks so
+nothing is saved into the repository), opens notebook 00 in headless Chromium, runs the cell
+that calls ``course_lib.setup()`` and waits for its output. Chromium comes from Debian's
+package (installed when absent; the test is skipped, saying why, only when that fails).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tools import browser
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "00_setup_and_environment.ipynb"
+SERVER_START_S = 90
+OUTPUT_WAIT_S = 120  # kernel start + TensorFlow import on a busy 2-core machine
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"jupyter lab did not answer within {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def chromium() -> str:
+    pytest.importorskip("playwright", reason="Playwright is in requirements.txt; pip install it")
+    path, why = browser.ensure_chromium()
+    if path is None:
+        pytest.skip(f"headless Chromium unavailable: {why}")
+    return path
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server like `make lab`'s, on a scratch copy of the notebooks."""
+    if not NOTEBOOK.exists():
+        pytest.fail(f"{NOTEBOOK.relative_to(ROOT)} is missing")
+    served = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    port, token = _free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        PYTHONPATH=str(ROOT),
+    )
+    log = tmp_path / "jupyter.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(jupyter), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.token={token}", "--ServerApp.port_retries=0",
+             f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", str(served),
+             *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(f"{base}/api/status?token={token}", proc, log)
+        yield base, token, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_notebook_00_runs_in_jupyterlab(lab, chromium):
+    base, token, log = lab
+    start = time.monotonic()
+    blocked: list[str] = []
+
+    def offline(route):  # like a cluster without internet: only the local server answers
+        url = route.request.url
+        if url.startswith((base, "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    with browser.launch(chromium) as context:
+        context.route("**/*", offline)
+        page = context.new_page()
+        page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=60_000)
+        cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="course_lib.setup()").first
+        cell.wait_for(timeout=60_000)
+        # Run only once the kernel is up: the status bar reads "Python 3 (ipykernel) | Idle".
+        page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(
+            timeout=OUTPUT_WAIT_S * 1000
+        )
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        output = cell.locator(".jp-OutputArea-output")
+        try:
+            output.filter(has_text="Running in fast mode").first.wait_for(timeout=OUTPUT_WAIT_S * 1000)
+        except Exception as exc:
+            page.screenshot(path=str(log.with_suffix(".png")))
+            shown = output.all_inner_texts()
+            raise AssertionError(
+                f"no 'Running in fast mode' output; cell shows {shown}; server log:\n"
+                f"{log.read_text()[-2000:]}"
+            ) from exc
+        assert "Error" not in " ".join(output.all_inner_texts())
+    elapsed = time.monotonic() - start
+    print(f"JupyterLab: notebook opened and setup cell ran in {elapsed:.1f} s; blocked {len(blocked)} external requests")
