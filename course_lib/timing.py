@@ -393,10 +393,10 @@ def comparison_table(rows: Iterable[Mapping[str, Any]], *, baseline: Mapping[str
     df = pd.DataFrame(list(rows))
     if df.empty:
         raise ValueError("no rows to tabulate; measure something first.")
-    if time_col not in df:
-        raise ValueError(f"column {time_col!r} missing; columns are {list(df.columns)}.")
     if baseline is None:
         return df
+    if time_col not in df:
+        raise ValueError(f"column {time_col!r} missing; columns are {list(df.columns)}.")
     missing = [c for c in list(baseline) + list(group) if c not in df]
     if missing:
         raise ValueError(f"columns {missing} missing; columns are {list(df.columns)}.")
