@@ -44,9 +44,12 @@ Example
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -285,6 +288,11 @@ class SelfScalingNet:
         self.moments = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
         self.velocities = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
         self.iterations = 0
+        # Every hidden neuron gets a lasting id, so plots can follow it across grow/prune.
+        self.neuron_ids = [np.arange(n) for n in sizes[1:-1]]
+        self._next_id = [n for n in sizes[1:-1]]
+        # Per epoch, after training and before pruning: (ids, magnitudes) per hidden layer.
+        self.neuron_log: list[list[tuple[np.ndarray, np.ndarray]]] = []
         self._engine = None  # (keras model, optimizer) built for the current state
         self._val_cache: tuple | None = None
         self._version = 0
@@ -339,6 +347,12 @@ class SelfScalingNet:
             for store in (self.moments, self.velocities):
                 k, b = store[i]
                 store[i] = [_take(_take(k, r, 0), c, 1), _take(b, c, 0)]
+        for i, m in enumerate(maps):
+            ids = _take(self.neuron_ids[i], m, 0)
+            n_new = int((m < 0).sum())
+            ids[m < 0] = np.arange(self._next_id[i], self._next_id[i] + n_new)
+            self._next_id[i] += n_new
+            self.neuron_ids[i] = ids
         self._changed()
 
     def grow(
@@ -566,6 +580,9 @@ class SelfScalingNet:
                 self.regularize = False  # the penalty is dropped: plain training from here
                 self._engine = None
             logs = self.train_epoch(x, y, batch_size)
+            self.neuron_log.append(
+                [(ids.copy(), mag) for ids, mag in zip(self.neuron_ids, self.neuron_magnitudes(),
+                                                      strict=True)])
             pruned = self.prune() if scaling else self.hidden_sizes
             val_loss, val_acc = self._val(x_val, y_val)
             record = {
@@ -667,9 +684,28 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     if not fast:
         return list(DRIFT_CONFIGS)
     return [
-        DriftConfig(c.name, c.regularization, c.penalty, max(32, c.hidden // 10), 3, 2, 1)
+        DriftConfig(c.name, c.regularization, c.penalty, 32 if c.hidden <= 300 else 128, 2, 2, 1)
         for c in DRIFT_CONFIGS
     ]
+
+
+def drift_results_path(mode_name: str, seed: int) -> Path:
+    """Where notebook 10 leaves its results for notebook 11 (a temporary folder)."""
+    return Path(tempfile.gettempdir()) / "course_selfscaling" / f"drift_{mode_name}_seed{seed}.json"
+
+
+def save_drift_results(path: Path, results: dict) -> Path:
+    """Save ``{config name: {"hidden_sizes", "val_accuracy", "test_accuracy", ...}}`` as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    return path
+
+
+def load_drift_results(path: Path) -> dict | None:
+    """The saved results, or None when there are none yet."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 @dataclass
