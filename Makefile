@@ -11,7 +11,7 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Extra arguments for pytest, e.g.  make test PYTEST_ARGS="-k data -x"
 PYTEST_ARGS ?=
 
-.PHONY: lab test lint executed prefetch lock clean help
+.PHONY: lab test lint executed prefetch lock slides attendee colab clean help
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
@@ -20,6 +20,9 @@ help:
 	@echo "make executed  executed copies of all notebooks in build/executed (COURSE_FAST=1 for quick ones)"
 	@echo "make prefetch DIR=path   download and verify both datasets into a folder"
 	@echo "make lock      record the exact installed versions in requirements.lock"
+	@echo "make slides    build the instructor decks (offline reveal.js) into build/slides/"
+	@echo "make attendee  notebooks without solutions into build/attendee/"
+	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, binder pins"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed, found " + sys.version.split()[0]'
@@ -49,6 +52,17 @@ prefetch: $(STAMP)
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock
+
+slides: $(STAMP)
+	$(BIN)/python tools/build_slides.py
+
+attendee: $(STAMP)
+	$(BIN)/python tools/make_attendee.py
+
+colab: $(STAMP)
+	$(BIN)/python tools/colab.py
+	$(BIN)/python tools/slide_metadata.py
+	cp requirements.txt binder/requirements.txt
 
 clean:
 	rm -rf build
