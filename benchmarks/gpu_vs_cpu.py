@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                              "device": kind, "batch": batch, "images": t.samples,
                              "epoch_s": round(t.seconds, 3),
                              "images_per_s": round(t.samples_per_second),
-                             "ms_per_step": round(t.ms_per_step, 2)})
+                             "ms_per_step": round(t.ms_per_step, 2),
+                             "load_1min": round(os.getloadavg()[0], 1)})
                 print(f"{rows[-1]['model']:<13} {device:<7} batch {batch:>5}: {t.seconds:8.2f} s/epoch "
                       f"({t.samples_per_second:,.0f} images/s)", flush=True)
     load_after = os.getloadavg()
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- measured: {datetime.now().isoformat(timespec='minutes')}, {time.perf_counter() - started:.0f} s in all",
         f"- command: `{command.strip()}`",
         "- load average (1 min) before / after: "
-        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {timing.cpu_cores()} cores"
-        " (a load above the core count means other work shared the CPU and slowed its rows)",
+        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {timing.cpu_cores()} cores; `load_1min` is "
+        "the load right after each row (above the core count, other work shared the CPU and slowed the row)",
         "",
         "## Results",
         "",
