@@ -684,7 +684,7 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     if not fast:
         return list(DRIFT_CONFIGS)
     return [
-        DriftConfig(c.name, c.regularization, c.penalty, 32 if c.hidden <= 300 else 128, 2, 2, 1)
+        DriftConfig(c.name, c.regularization, c.penalty, 32 if c.hidden <= 300 else 128, 3, 2, 1)
         for c in DRIFT_CONFIGS
     ]
 
