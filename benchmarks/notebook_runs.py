@@ -17,6 +17,7 @@ Usage::
 
     .venv/bin/python benchmarks/notebook_runs.py --mode full
     .venv/bin/python benchmarks/notebook_runs.py --mode fast notebooks/01_*.ipynb --out /tmp/fast.md
+    .venv/bin/python benchmarks/notebook_runs.py --mode full notebooks/04_*.ipynb --append
 
 Set ``COURSE_DATA_DIR`` as for the notebooks themselves. The wall time includes starting
 the kernel and importing TensorFlow, as "Restart kernel and run all" would.
@@ -198,17 +199,33 @@ def run_notebook(path: Path, mode: str, log: Path, timeout: int, interval: float
     )
 
 
-def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> str:
-    lines = [
+def header() -> str:
+    """The top of the results file: what is measured, how, and against which targets."""
+    return "\n".join([
         "# Notebook runs: wall time and peak memory",
         "",
-        f"Measured {started:%Y-%m-%d %H:%M} with `{command}`.",
-        "",
-        f"Targets: wall time <= {TARGET_SECONDS['full']:.0f} s in full mode and "
-        f"<= {TARGET_SECONDS['fast']:.0f} s in fast mode; peak kernel memory <= "
+        "Written by `benchmarks/notebook_runs.py`. Targets: wall time <= "
+        f"{TARGET_SECONDS['full']:.0f} s per notebook in full mode and <= "
+        f"{TARGET_SECONDS['fast']:.0f} s in fast mode; peak kernel memory <= "
         f"{TARGET_PEAK_GIB:.0f} GiB.",
         "",
-        "Machine:",
+        "How it is measured: each notebook runs in a fresh kernel (nbclient); wall time covers "
+        "kernel start to last cell. Peak RSS is the largest sum of resident memory of the kernel "
+        "and its child processes, sampled every 0.2 s (a spike shorter than that can be missed). "
+        "Kernel CPU s is the user + system CPU time of the same processes: it changes little "
+        "when other work competes for the CPU, so it helps to read wall times taken under load. "
+        "The load average is the machine's; a value above its core count means other work "
+        "was competing for the CPU during the run.",
+        "",
+    ])
+
+
+def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> str:
+    """One section: when, how, on what machine, and the table of runs."""
+    lines = [
+        f"## {started:%Y-%m-%d %H:%M}, {mode} mode",
+        "",
+        f"Command: `{command}`",
         "",
         *machine_description(),
         f"- COURSE_DATA_DIR: {os.environ.get('COURSE_DATA_DIR') or '(unset)'}",
@@ -224,17 +241,7 @@ def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> 
             f"{r.peak_gib:.2f} | {result} | "
             f"{r.targets()} | {r.data_source} | {r.load_before:.2f} → {r.load_after:.2f} |"
         )
-    lines += [
-        "",
-        "How it was measured: each notebook ran in a fresh kernel (nbclient); wall time covers "
-        "kernel start to last cell. Peak RSS is the largest sum of resident memory of the kernel "
-        "and its child processes, sampled every 0.2 s (a spike shorter than that can be missed). "
-        "Kernel CPU s is the user + system CPU time of the same processes: it changes little "
-        "when other work competes for the CPU, so it helps to read wall times taken under load. "
-        "The load average is the machine's, so a value above its core count means other work "
-        "was competing for the CPU during the run.",
-        "",
-    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -245,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("fast", "full"), default="full")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"markdown file to write (default {DEFAULT_OUT.relative_to(ROOT)})")
+    parser.add_argument("--append", action="store_true",
+                        help="add this run as a new section instead of replacing the file")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     parser.add_argument("--interval", type=float, default=0.2, help="memory sampling interval, s")
     args = parser.parse_args(argv)
@@ -271,7 +280,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(runs, args.mode, command.strip(), started), encoding="utf-8")
+    section = markdown(runs, args.mode, command.strip(), started)
+    if args.append and args.out.exists():
+        text = args.out.read_text(encoding="utf-8").rstrip() + "\n\n" + section
+    else:
+        text = header() + "\n" + section
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0 if all(r.ok for r in runs) else 1
 
