@@ -304,6 +304,8 @@ def time_epoch(
             if not callable(model):
                 raise ValueError(f"model must be a Keras model or a function returning one, got {model!r}.")
             model = model()
+            if not isinstance(model, keras.Model):
+                raise ValueError(f"the model function returned {type(model).__name__}, not a Keras model.")
         if not model.compiled:
             raise ValueError("model is not compiled; call model.compile(...) first.")
         n_warm = min(len(x), warmup_batches * batch_size + len(x) % batch_size)
