@@ -64,12 +64,14 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2
 
 #: Filters in the CNN's three convolution blocks (28x28, 14x14 and 7x7 feature maps).
 CNN_FILTERS = (16, 32, 64)
+#: A wider version for training with augmentation, which needs more capacity to profit from it.
+CNN_AUGMENTED_FILTERS = (24, 48, 96)
 
 
 def conv_block(x, filters: int, name: str):
     """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
