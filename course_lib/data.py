@@ -344,9 +344,12 @@ def _load(spec: DatasetSpec, n_train: int | None, n_test: int | None, verbose: b
             raise ValueError(f"{name} must be a positive integer or None, got {n!r}.")
     loaded = locate(spec, **kw)
     _record(spec, loaded)
+    (x_train, y_train), (x_test, y_test) = loaded.arrays
     if verbose:
         print(announce(spec, loaded))
-    (x_train, y_train), (x_test, y_test) = loaded.arrays
+        if n_train is not None or n_test is not None:
+            kept_train, kept_test = len(x_train[:n_train]), len(x_test[:n_test])
+            print(f"  using the first {kept_train} train / {kept_test} test images")
     # The first n samples: deterministic, and in the canonical order roughly balanced.
     return (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])
 
