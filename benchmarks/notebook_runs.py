@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -150,6 +151,22 @@ def machine_description() -> list[str]:
     ]
 
 
+def git_state(paths: list[Path]) -> str:
+    """The commit measured, and which of the notebooks differ from it (if any)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        files = [str(p.resolve()) for p in paths]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT,
+                               text=True, capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    if not dirty:
+        return f"commit {head}, notebooks unmodified"
+    changed = ", ".join(line[3:] for line in dirty.splitlines())
+    return f"commit {head}, with uncommitted changes to {changed}"
+
+
 def read_sources(log: Path, notebook: str) -> str:
     if not log.exists():
         return "no dataset"
@@ -220,13 +237,16 @@ def header() -> str:
     ])
 
 
-def markdown(runs: list[Run], mode: str, command: str, started: dt.datetime) -> str:
+def markdown(
+    runs: list[Run], mode: str, command: str, started: dt.datetime, version: str
+) -> str:
     """One section: when, how, on what machine, and the table of runs."""
     lines = [
         f"## {started:%Y-%m-%d %H:%M}, {mode} mode",
         "",
         f"Command: `{command}`",
         "",
+        f"- Notebooks: {version}",
         *machine_description(),
         f"- COURSE_DATA_DIR: {os.environ.get('COURSE_DATA_DIR') or '(unset)'}",
         "",
@@ -266,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no notebooks found in {NOTEBOOKS}")
 
     started = dt.datetime.now()
+    version = git_state(paths)
     command = "python benchmarks/notebook_runs.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     runs = []
@@ -280,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    section = markdown(runs, args.mode, command.strip(), started)
+    section = markdown(runs, args.mode, command.strip(), started, version)
     if args.append and args.out.exists():
         text = args.out.read_text(encoding="utf-8").rstrip() + "\n\n" + section
     else:
