@@ -74,7 +74,7 @@ RECIPES = [
     Recipe("relu", "5-layer, ReLU", "98.07%", 0.981,
            lambda: five_layer_net("relu"), adam_cosine(1e-3), 20, 128),
     Recipe("relu_dropout", "5-layer, ReLU, dropout 0.25", "98.26%", 0.983,
-           lambda: five_layer_net("relu", dropout=0.25), adam_cosine(1e-3), 20, 128),
+           lambda: five_layer_net("relu", dropout=0.25), adam_cosine(1e-3), 30, 64),
     Recipe("cnn", "CNN", "99.23%", 0.993,
            mnist_cnn, adam_cosine(CNN_PEAK_LR), 6, CNN_BATCH_SIZE, images=True, multi_seed=True),
     Recipe("cnn_augmented", "CNN, expanded data (shifts, rotations, zoom)", "nearly 99.6%", 0.996,
@@ -133,6 +133,17 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def save(path: Path, new: dict) -> dict:
+    """Merge ``new`` into the records file at ``path`` (re-read first: other runs may write it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    records.update(new)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return records
+
+
 def render(records: dict) -> str:
     """The markdown table for every model that has results, in the lecture's order."""
     rows, loads = [], []
@@ -186,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44],
                         help="seeds for the CNNs; the other models use the first")
     parser.add_argument("--out", default=str(ROOT / "results" / "mnist_results.md"),
-                        help="markdown file to write, or - for none")
+                        help="markdown file to write, or - for none; its records go next to it (.json)")
+    parser.add_argument("--render", nargs="*", metavar="JSON",
+                        help="train nothing: merge these record files into --out's records and "
+                             "rewrite the table")
     args = parser.parse_args(argv)
     chosen = [r for r in RECIPES if not args.only or r.name in args.only]
 
@@ -200,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
 
     records_path = Path(args.out).with_suffix(".json") if args.out != "-" else None
     records = {}
-    if records_path is not None and records_path.exists() and args.only:
+    if records_path is not None and records_path.exists() and (args.only or args.render):
         records = json.loads(records_path.read_text(encoding="utf-8"))  # keep the other models' rows
+    if args.render:
+        for extra in args.render:  # merge records from other files, e.g. runs made elsewhere
+            records.update(json.loads(Path(extra).read_text(encoding="utf-8")))
+        chosen = []
 
     for recipe in chosen:
         seeds = args.seeds if recipe.multi_seed else args.seeds[:1]
@@ -215,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak RSS {peak / 2**30:.2f} GiB  load {os.getloadavg()[0]:.1f}", flush=True)
             records[recipe.name] = {"finished": time.strftime("%Y-%m-%d %H:%M"), "runs": runs}
             if records_path is not None:  # after every run, so an interrupted run keeps its results
-                records_path.parent.mkdir(parents=True, exist_ok=True)
-                records_path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+                records = save(records_path, {recipe.name: records[recipe.name]})
                 Path(args.out).write_text(render(records), encoding="utf-8")
     text = render(records)
     print(text)
