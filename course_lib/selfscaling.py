@@ -124,10 +124,20 @@ class SelfScalingRegularizer(keras.regularizers.Regularizer):
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
         if self.method == "weighted_l1":
-            n = x.shape[-1]
-            scale = self.penalty * ops.arange(1, n + 1, dtype=x.dtype)
-            return ops.sum(scale * ops.abs(x))
-        squared = ops.sum(ops.square(x), axis=0)
+            return ops.sum(self._scale(x) * ops.abs(x))
+        return self._group_norms(ops.sum(ops.square(x), axis=0))
+
+    def on_layer(self, kernel, bias):
+        """The penalty of ``concat([kernel, bias[None]])``, computed without the copy."""
+        if self.method == "weighted_l1":
+            scale = self._scale(kernel)
+            return ops.sum(scale * ops.abs(kernel)) + ops.sum(scale * ops.abs(bias))
+        return self._group_norms(ops.sum(ops.square(kernel), axis=0) + ops.square(bias))
+
+    def _scale(self, x):
+        return self.penalty * ops.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+
+    def _group_norms(self, squared):
         positive = squared > 0
         # sqrt has an infinite slope at 0: feed it a harmless 1 where the column is zero
         safe = ops.where(positive, squared, ops.ones_like(squared))
@@ -172,9 +182,8 @@ class PenalizedDense(keras.layers.Layer):
 
     def call(self, inputs):
         if self.regularizer is not None:
-            self.add_loss(
-                self.regularizer(ops.concatenate([self.kernel, self.bias[None, :]], axis=0))
-            )
+            # == self.regularizer(concat([kernel, bias[None]])), without copying the kernel
+            self.add_loss(self.regularizer.on_layer(self.kernel, self.bias))
         return self.activation(ops.matmul(inputs, self.kernel) + self.bias)
 
     def get_config(self) -> dict:
