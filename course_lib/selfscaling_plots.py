@@ -22,8 +22,8 @@ from course_lib.selfscaling import history_column
 def _mark_drift(ax, drift_epoch: float | None) -> None:
     if drift_epoch is not None:
         ax.axvline(drift_epoch + 0.5, color="tab:red", ls="--", lw=1)
-        ax.annotate("drift: all ten classes", (drift_epoch + 0.5, 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", color="tab:red", fontsize=8)
+        ax.annotate("drift", (drift_epoch + 0.5, 0), xycoords=("data", "axes fraction"),
+                    xytext=(3, 4), textcoords="offset points", color="tab:red", fontsize=8)
 
 
 def plot_sizes(history: Sequence[dict], *, drift_epoch: int | None = None, title: str = ""):
@@ -71,6 +71,7 @@ def plot_curves(history: Sequence[dict], *, drift_epoch: int | None = None, titl
     if np.any(penalty > 0):
         axes[2].set_yscale("log")
     _mark_drift(axes[2], drift_epoch)
+    axes[2].set_xlim(0.5, len(history) + 0.5)
     axes[2].set_title("penalty (gaps: dropped)")
     axes[2].set_xlabel("epoch")
     if title:
@@ -121,7 +122,7 @@ def plot_neuron_heatmap(neuron_log: Sequence[list], *, layer: int = 0, threshold
     _mark_drift(ax, drift_epoch)
     ax.set_xlabel("epoch")
     ax.set_ylabel("neuron id (in order of birth)")
-    ax.set_title(f"hidden layer {layer + 1}: neurons appear, grow or die "
-                 f"(red line on the colour bar: threshold)")
+    ax.set_title(f"hidden layer {layer + 1}: every neuron that ever lived\n"
+                 f"(white: not alive; red mark on the colour bar: pruning threshold)", fontsize=10)
     fig.tight_layout()
     return fig
