@@ -158,12 +158,12 @@ def git_state(paths: list[Path]) -> str:
                               capture_output=True, check=True).stdout.strip()
         files = [str(p.resolve()) for p in paths]
         dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT,
-                               text=True, capture_output=True, check=True).stdout.strip()
+                               text=True, capture_output=True, check=True).stdout.rstrip("\n")
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
     if not dirty:
         return f"commit {head}, notebooks unmodified"
-    changed = ", ".join(line[3:] for line in dirty.splitlines())
+    changed = ", ".join(line[3:] for line in dirty.splitlines())  # porcelain: "XY path"
     return f"commit {head}, with uncommitted changes to {changed}"
 
 
