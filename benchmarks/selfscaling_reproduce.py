@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="config names to run, in this order (default: all)")
     parser.add_argument("--no-static", action="store_true", help="skip the static baselines")
     parser.add_argument("--out", default=None, help="markdown file (default: results/...)")
+    parser.add_argument("--static-only", action="store_true",
+                        help="only add the static baselines to the rows saved by an earlier run")
     args = parser.parse_args()
 
     mode = course_lib.setup()
@@ -119,6 +121,25 @@ def main() -> None:
         "load_start": " ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
     rows, dump = [], {}
+    if args.static_only:
+        dump = json.loads(out_json.read_text(encoding="utf-8"))
+        meta["load_start"] = dump.get("_meta", {}).get("load_start", meta["load_start"])
+        for name, entry in dump.items():
+            if name.startswith("_"):
+                continue
+            row, config = entry["row"], by_name[name]
+            start = time.perf_counter()
+            static = ss.run_static([data.phase1[0].shape[1]] + row["final_sizes"] + [10], data,
+                                   phase1_epochs=config.phase1_epochs,
+                                   phase2_epochs=config.phase2_epochs)
+            row["static"] = {k: static[k] for k in ("val_accuracy", "test_accuracy")}
+            row["static"]["seconds"] = time.perf_counter() - start
+            rows.append(row)
+            print(row, flush=True)
+            meta["load_now"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
+            out_md.write_text(table(rows, meta), encoding="utf-8")
+            out_json.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
+        return
     for config in configs:
         start = time.perf_counter()
         net = ss.run_drift(config, data, min_new_neurons=min_new, penalty_multiplier=multiplier,
@@ -142,6 +163,7 @@ def main() -> None:
             row["static"]["seconds"] = time.perf_counter() - start
         rows.append(row)
         dump[config.name] = {"row": row, "history": net.history}
+        dump["_meta"] = {"load_start": meta["load_start"]}
         print(row, flush=True)
         meta["load_now"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
         if out_md is not None:
