@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [r for r in RECIPES if not args.only or r.name in args.only]
 
-    if not args.render:
+    if args.render is None:
         (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
         if len(x_train) != N_TRAIN:
             raise SystemExit(f"expected the full {N_TRAIN} training images, got {len(x_train)}.")
@@ -253,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
 
     records_path = Path(args.out).with_suffix(".json") if args.out != "-" else None
     records = {}
-    if records_path is not None and records_path.exists() and (args.only or args.render):
+    if records_path is not None and records_path.exists() and (args.only or args.render is not None):
         records = json.loads(records_path.read_text(encoding="utf-8"))  # keep the other models' rows
-    if args.render:
+    if args.render is not None:
         for extra in args.render:  # merge records from other files, e.g. runs made elsewhere
             records.update(json.loads(Path(extra).read_text(encoding="utf-8")))
+        if records_path is not None:
+            records = save(records_path, records)
         chosen = []
 
     for recipe in chosen:
