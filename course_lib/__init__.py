@@ -8,6 +8,11 @@ stay visible in the notebooks. Modules, by concern:
 - :mod:`course_lib.standin` generated stand-in data for offline machines
 - :mod:`course_lib.environment` what machine a notebook runs on (notebook 00)
 - :mod:`course_lib.plots`   figures the notebooks share
+- :mod:`course_lib.models`  MNIST model builders shared by notebooks and benchmarks
+- :mod:`course_lib.timing`  device listing and warm-up-free timing (notebook 07)
+- :mod:`course_lib.distributed` tf.distribute strategies and launchers (notebook 08, jobs/)
+- :mod:`course_lib.selfscaling`, :mod:`course_lib.selfscaling_plots` self-scaling networks
+- :mod:`course_lib.figures` figures computed for the slides
 
 Example
 -------
