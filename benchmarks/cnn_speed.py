@@ -24,6 +24,7 @@ import keras
 from keras import layers
 
 import course_lib
+from course_lib.environment import cpu_model
 from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +45,6 @@ def reference_convnet() -> keras.Model:
         ],
         name="keras_mnist_convnet",
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def time_to_target(model, data, *, batch_size, max_epochs, target, label):

@@ -43,6 +43,8 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from course_lib.environment import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "results" / "notebook_runs.md"
@@ -121,16 +123,6 @@ class PeakMemory:
     def cpu_seconds(self) -> float:
         """CPU time used by the kernel and its children, as of the last sample."""
         return sum(self._cpu.values())
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def version(package: str) -> str:

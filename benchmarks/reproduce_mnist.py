@@ -32,6 +32,7 @@ import numpy as np
 import psutil
 
 import course_lib
+from course_lib.environment import cpu_model
 from course_lib.models import (
     CNN_AUGMENTED_FILTERS,
     CNN_BATCH_SIZE,
@@ -133,16 +134,6 @@ def train_once(recipe: Recipe, data, seed: int):
     _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     keras.backend.clear_session()
     return acc, seconds, mem.peak
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def save(path: Path, new: dict) -> dict:

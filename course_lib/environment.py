@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,32 @@ def nvidia_smi() -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def cpu_model() -> str:
+    """The CPU's model name, e.g. ``'Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz'``.
+
+    >>> isinstance(cpu_model(), str) and len(cpu_model()) > 0
+    True
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    if _platform.system() == "Darwin" and shutil.which("sysctl"):
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            )
+            if out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return _platform.processor() or _platform.machine() or "unknown CPU"
+
+
 def cpu_description() -> str:
     """CPU model and core count, e.g. 'AMD EPYC 7B13, 2 cores'."""
-    model = _platform.processor() or _platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    return f"{cpu_model()}, {os.cpu_count()} cores"
 
 
 def memory_gib() -> float | None:

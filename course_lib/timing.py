@@ -27,11 +27,12 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
+
+from course_lib.environment import cpu_model
 
 # --------------------------------------------------------------------------- devices
 
@@ -50,29 +51,6 @@ class DeviceInfo:
 
     def __str__(self) -> str:
         return f"{self.name:<8} {self.description}"
-
-
-def cpu_model() -> str:
-    """The CPU's model name, e.g. ``'Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz'``.
-
-    >>> isinstance(cpu_model(), str) and len(cpu_model()) > 0
-    True
-    """
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    if platform.system() == "Darwin" and shutil.which("sysctl"):
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
-            )
-            if out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def cpu_cores() -> int:
