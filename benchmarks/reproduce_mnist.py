@@ -10,8 +10,9 @@ machine. The CNNs run with several seeds (mean ± std and min); the others with 
     python benchmarks/reproduce_mnist.py --only cnn --seeds 42 43 44
     python benchmarks/reproduce_mnist.py --only relu --only relu_dropout --out -
 
-The recipes are the notebooks' own (04, 05, 06 and, for softmax regression, a plain SGD
-recipe like notebook 02's); the network builders come from ``course_lib.models``.
+The recipes are the notebooks' own (04, 05, 06); softmax regression uses plain SGD with a
+larger step and batch than notebook 02 (0.5 and 100 here, 0.1 and 32 there: both pass 92.0%,
+this one in fewer updates). The network builders come from ``course_lib.models``.
 """
 
 from __future__ import annotations
