@@ -36,9 +36,8 @@ def _notebook_of(item: pytest.Item) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Runs before nbval starts the notebook's kernel, which inherits the environment.
-    name = _notebook_of(item)
-    if name:
-        os.environ["COURSE_NOTEBOOK"] = name
+    # Data loaded by other tests (and their subprocesses) is not attributed to a notebook.
+    os.environ["COURSE_NOTEBOOK"] = _notebook_of(item) or "(unit tests)"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -418,7 +418,7 @@ def standardize(
     Test data is transformed with the training statistics so no information leaks.
 
     >>> a, b = standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
-    >>> a.ravel().tolist(), b.ravel().tolist()
+    >>> a.ravel().round(3).tolist(), b.ravel().round(3).tolist()
     ([-1.0, 1.0], [3.0])
     """
     x_train = np.asarray(x_train, dtype=np.float32)
