@@ -24,10 +24,10 @@ def _check_sizes(n_train: int, n_test: int) -> None:
 
 
 def mnist_like(n_train: int = 6000, n_test: int = 1000, seed: int = 0) -> Arrays:
-    """scikit-learn's bundled 8x8 handwritten digits, upscaled to 28x28, jittered.
+    """scikit-learn's bundled 8x8 handwritten digits, upscaled to 28x28.
 
-    Each sample is a real (small) handwritten digit scaled to 20x20 and placed with a
-    random shift of up to 1 pixel around the centre of a 28x28 frame, like MNIST.
+    Each sample is a real (small) handwritten digit scaled to 20x20 and centred in a 28x28
+    frame with a 4-pixel border, like MNIST, plus a little pixel noise.
     """
     _check_sizes(n_train, n_test)
     from sklearn.datasets import load_digits
@@ -44,7 +44,7 @@ def mnist_like(n_train: int = 6000, n_test: int = 1000, seed: int = 0) -> Arrays
         small = digits.images[idx] / 16.0  # 0..1, shape (n, 8, 8)
         big = np.kron(small, np.ones((1, 5, 5)))[:, 0:40:2, 0:40:2]  # 8x8 -> 40x40 -> 20x20
         frame = np.zeros((n, 28, 28), dtype=np.float32)
-        shifts = rng.integers(3, 6, size=(n, 2))
+        shifts = rng.integers(4, 5, size=(n, 2))  # centred, as MNIST centres its digits
         for i, (r, c) in enumerate(shifts):
             frame[i, r : r + 20, c : c + 20] = big[i]
         frame += rng.normal(0, 0.03, frame.shape)
