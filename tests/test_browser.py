@@ -101,18 +101,9 @@ def lab(tmp_path):
 def test_notebook_00_runs_in_jupyterlab(lab, chromium):
     base, token, log = lab
     start = time.monotonic()
-    blocked: list[str] = []
-
-    def offline(route):  # like a cluster without internet: only the local server answers
-        url = route.request.url
-        if url.startswith((base, "data:", "blob:", "about:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
     with browser.launch(chromium) as context:
-        context.route("**/*", offline)
+        # Like a cluster without internet: only the local server answers.
+        blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
         page = context.new_page()
         page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=60_000)
         cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="course_lib.setup()").first

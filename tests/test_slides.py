@@ -77,18 +77,8 @@ def test_build_is_self_contained(built):
 
 
 def test_decks_render_offline(built, chromium):
-    external: list[str] = []
-
-    def guard(route):
-        url = route.request.url
-        if url.startswith(("file:", "data:", "about:")):
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
-
     with browser.launch(chromium) as context:
-        context.route("**/*", guard)
+        external = browser.block_outside(context, ("file:", "data:", "about:"))
         page = context.new_page()
         failures = []
         page.on("requestfailed", lambda r: failures.append(r.url))

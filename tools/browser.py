@@ -85,6 +85,26 @@ def launch(executable: str):
                 context.close()
 
 
+def block_outside(context, allowed: tuple[str, ...]) -> list[str]:
+    """Abort every request whose URL does not start with one of ``allowed``.
+
+    Returns the list the blocked URLs are appended to, so a test can assert it stays empty
+    (nothing reached for the network) or report how much was held back.
+    """
+    blocked: list[str] = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(allowed):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    return blocked
+
+
 def nonblank_fraction(png: bytes) -> float:
     """Share of pixels that differ clearly from the most common colour (the background)."""
     import io
