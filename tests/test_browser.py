@@ -53,15 +53,6 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture
-def chromium() -> str:
-    pytest.importorskip("playwright", reason="Playwright is in requirements.txt; pip install it")
-    path, why = browser.ensure_chromium()
-    if path is None:
-        pytest.skip(f"headless Chromium unavailable: {why}")
-    return path
-
-
-@pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server like `make lab`'s, on a scratch copy of the notebooks."""
     if not NOTEBOOK.exists():

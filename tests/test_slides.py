@@ -49,15 +49,6 @@ def built(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    pytest.importorskip("playwright", reason="Playwright is in requirements.txt; pip install it")
-    path, why = browser.ensure_chromium()
-    if path is None:
-        pytest.skip(f"headless Chromium unavailable: {why}")
-    return path
-
-
 def test_there_are_decks():
     assert len(DECKS) >= 4, f"expected the instructor decks in slides/, found {DECKS}"
 
