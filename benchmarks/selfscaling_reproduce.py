@@ -4,7 +4,9 @@ For each configuration in ``course_lib.selfscaling.DRIFT_CONFIGS`` (or those nam
 ``--only``): phase 1 on automobiles and dogs, phase 2 on all ten classes, then a static
 Keras network with exactly the final hidden sizes trained the same way. Results are
 written after every run to ``results/selfscaling_results.md`` (the table) and
-``results/runs/selfscaling_reproduce.json`` (per-epoch histories).
+``results/runs/selfscaling_reproduce.json`` (per-epoch histories). Rows of configurations
+not run this time are kept from the earlier runs in that JSON file, so one configuration
+can be rerun alone (each row records its own date, load and settings).
 
     COURSE_DATA_DIR=/work/shared/data nice -n 19 .venv/bin/python benchmarks/selfscaling_reproduce.py
 
@@ -47,16 +49,16 @@ def table(rows: list[dict], meta: dict) -> str:
         "two phases with plain Keras `model.fit`.",
         "",
         f"Settings: {meta['settings']}",
-        f"Machine: {meta['machine']}; load average at start {meta['load_start']}, "
-        f"at last write {meta['load_now']}.",
+        f"Machine: {meta['machine']}. Each row gives its own run date and the load average",
+        "(1 min) at its start and end: 2 means both cores busy with this run alone.",
         "",
-        "| config | epochs (phase 1 + 2) | reference final hidden sizes | reference 10-class val acc "
-        "| final hidden sizes (total) | 10-class val acc | test acc | static, same sizes: val / test acc "
-        "| minutes (self-scaling / static) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| config | stall multiplier | epochs (phase 1 + 2) | reference final hidden sizes "
+        "| reference 10-class val acc | final hidden sizes (total) | 10-class val acc | test acc "
+        "| static, same sizes: val / test acc | minutes (self-scaling / static) | run (load) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ref_sizes, ref_acc = REFERENCE.get(r["name"], ("", ""))
+        ref_sizes, ref_acc = REFERENCE.get(r.get("config", r["name"]), ("", ""))
         static = r.get("static")
         static_txt = (f"{static['val_accuracy']:.3f} / {static['test_accuracy']:.3f}"
                       if static else "not run")
@@ -64,9 +66,11 @@ def table(rows: list[dict], meta: dict) -> str:
             f"{static['seconds'] / 60:.1f}" if static else "-")
         status = "" if r.get("complete", True) else " (INCOMPLETE: stopped early, see notes)"
         lines.append(
-            f"| {r['name']}{status} | {r['epochs']} | {ref_sizes} | {ref_acc} | "
+            f"| {r.get('config', r['name'])}{status} | {r.get('multiplier', 1.5):g} | "
+            f"{r['epochs']} | {ref_sizes} | {ref_acc} | "
             f"{r['final_sizes']} ({sum(r['final_sizes'])}) | {r['val_accuracy']:.3f} | "
-            f"{r['test_accuracy']:.3f} | {static_txt} | {minutes} |"
+            f"{r['test_accuracy']:.3f} | {static_txt} | {minutes} | "
+            f"{r.get('date', 'earlier session')} ({r.get('load', 'under load 8-16')}) |"
         )
     return "\n".join(lines + NOTES) + "\n"
 
@@ -97,6 +101,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="config names to run, in this order (default: all)")
     parser.add_argument("--no-static", action="store_true", help="skip the static baselines")
     parser.add_argument("--out", default=None, help="markdown file (default: results/...)")
+    parser.add_argument("--penalty-multiplier", type=float, default=1.5,
+                        help="stall multiplier (1 = the reference's, never acts); rows with a "
+                             "value other than 1.5 are kept as separate rows")
     parser.add_argument("--static-only", action="store_true",
                         help="only add the static baselines to the rows saved by an earlier run")
     args = parser.parse_args()
@@ -112,42 +119,52 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown config {unknown}; choose from {sorted(by_name)}")
     configs = [by_name[n] for n in args.only] if args.only else list(by_name.values())
-    multiplier, min_new = 1.5, mode.pick(full=100, fast=10)
+    multiplier, min_new = args.penalty_multiplier, mode.pick(full=100, fast=10)
     meta = {
         "settings": f"batch 32, Adam 2e-4, SELU + lecun_normal, threshold 1e-3, "
-                    f"min_new_neurons {min_new}, growth 20%, penalty_multiplier {multiplier}, "
-                    f"stall_coefficient 1.0, optimizer state 'carry', seed {mode.seed}",
+                    f"min_new_neurons {min_new}, growth 20%, stall_coefficient 1.0, "
+                    f"optimizer state 'carry', seed {mode.seed}",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-        "load_start": " ".join(f"{v:.1f}" for v in os.getloadavg()),
     }
-    rows, dump = [], {}
+    # earlier rows are kept (rerunning one configuration replaces only its own row)
+    dump = (json.loads(out_json.read_text(encoding="utf-8"))
+            if out_json is not None and out_json.exists() else {})
+    dump.pop("_meta", None)
+
+    def write() -> None:
+        order = [c.name for c in ss.DRIFT_CONFIGS]
+        names = sorted(dump, key=lambda n: (order.index(dump[n]["row"].get("config", n))
+                                            if dump[n]["row"].get("config", n) in order else 99, n))
+        if out_md is not None:
+            out_md.write_text(table([dump[n]["row"] for n in names], meta), encoding="utf-8")
+            out_json.parent.mkdir(parents=True, exist_ok=True)
+            out_json.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
+
     if args.static_only:
-        dump = json.loads(out_json.read_text(encoding="utf-8"))
-        meta["load_start"] = dump.get("_meta", {}).get("load_start", meta["load_start"])
-        for name, entry in dump.items():
-            if name.startswith("_"):
-                continue
-            row, config = entry["row"], by_name[name]
+        for entry in dump.values():
+            row = entry["row"]
+            config = by_name[row.get("config", row["name"])]
             start = time.perf_counter()
             static = ss.run_static([data.phase1[0].shape[1]] + row["final_sizes"] + [10], data,
                                    phase1_epochs=config.phase1_epochs,
                                    phase2_epochs=config.phase2_epochs)
             row["static"] = {k: static[k] for k in ("val_accuracy", "test_accuracy")}
             row["static"]["seconds"] = time.perf_counter() - start
-            rows.append(row)
             print(row, flush=True)
-            meta["load_now"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
-            out_md.write_text(table(rows, meta), encoding="utf-8")
-            out_json.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
+            write()
         return
     for config in configs:
+        load_start = os.getloadavg()[0]
         start = time.perf_counter()
         net = ss.run_drift(config, data, min_new_neurons=min_new, penalty_multiplier=multiplier,
                            seed=mode.seed)
         seconds = time.perf_counter() - start
         _, test_acc = net.evaluate(*data.test)
+        name = config.name if multiplier == 1.5 else f"{config.name}, multiplier {multiplier:g}"
         row = {
-            "name": config.name,
+            "name": name,
+            "config": config.name,
+            "multiplier": multiplier,
             "epochs": f"{config.phase1_epochs} + {config.phase2_epochs} "
                       f"({config.phase2_scaling_epochs} self-scaling)",
             "final_sizes": net.hidden_sizes,
@@ -161,15 +178,11 @@ def main() -> None:
                                    phase2_epochs=config.phase2_epochs)
             row["static"] = {k: static[k] for k in ("val_accuracy", "test_accuracy")}
             row["static"]["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        dump[config.name] = {"row": row, "history": net.history}
-        dump["_meta"] = {"load_start": meta["load_start"]}
+        row["date"] = time.strftime("%Y-%m-%d")
+        row["load"] = f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}"
+        dump[name] = {"row": row, "history": net.history}
         print(row, flush=True)
-        meta["load_now"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
-        if out_md is not None:
-            out_md.write_text(table(rows, meta), encoding="utf-8")
-            out_json.parent.mkdir(parents=True, exist_ok=True)
-            out_json.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
+        write()
 
 
 if __name__ == "__main__":

@@ -159,11 +159,14 @@ def test_prune_keeps_adam_moments_of_surviving_neurons():
         np.testing.assert_array_equal(store[0][1], old[1][keep])
         np.testing.assert_array_equal(store[1][0], old[2][keep, :])
         np.testing.assert_array_equal(store[1][1], old[3])
-    # and the rebuilt Keras optimizer really holds them, with the step counter carried
-    _, optimizer, dense = net._build_engine()
-    index = optimizer._get_variable_index(dense[1].kernel)
-    np.testing.assert_array_equal(optimizer._momentums[index].numpy(), m_before[2][keep, :])
-    assert int(optimizer.iterations.numpy()) == 8
+    # and the Keras optimizer that trains next really holds them (zero-padded to the
+    # model's capacity), with the step counter carried
+    engine = net._sync_engine()
+    index = engine.optimizer._get_variable_index(engine.dense[1].kernel)
+    momentum = engine.optimizer._momentums[index].numpy()
+    np.testing.assert_array_equal(momentum[:7, :7], m_before[2][keep, :])
+    assert not momentum[7:].any() and not momentum[:, 7:].any()
+    assert int(engine.optimizer.iterations.numpy()) == 8
 
 
 def test_reset_policy_starts_a_fresh_adam():
@@ -171,10 +174,10 @@ def test_reset_policy_starts_a_fresh_adam():
     x, y = blobs()
     net.train_epoch(x, y)
     net.grow(min_new_neurons=1)
-    _, optimizer, dense = net._build_engine()
-    index = optimizer._get_variable_index(dense[0].kernel)
-    assert np.abs(optimizer._momentums[index].numpy()).max() == 0
-    assert int(optimizer.iterations.numpy()) == 0
+    engine = net._sync_engine()
+    index = engine.optimizer._get_variable_index(engine.dense[0].kernel)
+    assert np.abs(engine.optimizer._momentums[index].numpy()).max() == 0
+    assert int(engine.optimizer.iterations.numpy()) == 0
 
 
 def test_training_after_a_structure_change_updates_the_new_variables():
@@ -230,7 +233,52 @@ def test_penalty_dropped_after_the_self_scaling_epochs():
     assert [r["self_scaling"] for r in records] == [True, False, False]
     assert records[1]["sizes_before_grow"] == records[1]["sizes_after_prune"]
     assert records[2]["penalty"] == 0.0
-    assert not any(layer.regularizer for layer in net._engine[2])
+    assert not any(layer.regularizer for layer in net._engine.dense)
+
+
+# -- spare capacity -------------------------------------------------------------
+
+
+def test_spare_capacity_is_inert():
+    # The same seed and data, trained in a model 2.5x wider than needed and in one of
+    # exactly the needed width: the live weights must agree, the spare ones stay zero.
+    x, y = blobs()
+    results = []
+    for headroom in (1.0, 2.5):
+        keras.utils.set_random_seed(0)  # model.fit shuffles
+        net = small_net(learning_rate=1e-2, capacity_headroom=headroom, jit_compile=False)
+        net.train_epoch(x, y)
+        engine = net._engine
+        assert engine.capacity == ([8, 7] if headroom == 1.0 else [24, 24])
+        for layer, lay in zip(engine.dense, net.layers, strict=True):
+            kernel = layer.kernel.numpy()
+            n_in, n_out = lay.kernel.shape
+            assert not kernel[n_in:].any() and not kernel[:, n_out:].any()
+        results.append(net.get_weights())
+    for (k1, b1), (k2, b2) in zip(*results, strict=True):
+        np.testing.assert_allclose(k1, k2, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b1, b2, rtol=1e-4, atol=1e-6)
+
+
+def test_xla_only_where_an_epoch_repays_the_compile():
+    assert not small_net()._use_xla(n_samples=10_000)
+    wide = SelfScalingNet([3072, 400, 400, 400, 400, 10], seed=0)
+    assert wide._use_xla(n_samples=8400)
+    assert not wide._use_xla(n_samples=100)
+    assert not SelfScalingNet([3072, 400, 10], jit_compile=False)._use_xla(n_samples=10**6)
+
+
+def test_model_is_rebuilt_only_when_sizes_leave_the_capacity():
+    x, y = blobs(64)
+    net = small_net(capacity_headroom=1.5, jit_compile=False)
+    net.train_epoch(x, y)
+    assert net.engine_builds == 1 and net._engine.capacity == [16, 16]
+    net.grow(min_new_neurons=2)  # [10, 9]: still fits
+    net.train_epoch(x, y)
+    assert net.engine_builds == 1
+    net.grow(min_new_neurons=8)  # [18, 17]: outgrows the capacity
+    net.train_epoch(x, y)
+    assert net.engine_builds == 2 and net._engine.capacity == [32, 32]
 
 
 # -- bad input ------------------------------------------------------------------
@@ -243,6 +291,8 @@ def test_penalty_dropped_after_the_self_scaling_epochs():
         ({"threshold": -1e-3}, "threshold.*-0.001"),
         ({"penalty": -1.0}, "penalty.*-1.0"),
         ({"optimizer_state": "keep"}, "'keep'.*carry, reset"),
+        ({"jit_compile": "yes"}, "jit_compile.*'yes'"),
+        ({"capacity_headroom": 0.5}, "capacity_headroom.*0.5"),
     ],
 )
 def test_bad_settings(kwargs, message):
