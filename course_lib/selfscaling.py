@@ -53,6 +53,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -271,6 +272,8 @@ class _Engine:
     dense: list  # the PenalizedDense layers, output layer last
     capacity: list[int]  # hidden widths the model was built with (>= the live sizes)
     regularize: bool  # whether the hidden layers carry the penalty
+    xla: bool  # whether the training step is compiled with XLA
+    n_samples: int  # training-set size the XLA choice was made for
 
 
 # ---------------------------------------------------------------------------
@@ -477,8 +480,10 @@ class SelfScalingNet:
     # -- Keras engine ---------------------------------------------------------
     def _capacity_fits(self, engine: _Engine, n_samples: int) -> bool:
         """Can this engine train the current state, without wasting much capacity?"""
-        return (engine.regularize == self.regularize
-                and engine.model.jit_compile == self._use_xla(n_samples)) and all(
+        # the XLA choice is revisited only for new data (e.g. the next phase), so sizes
+        # hovering around the "auto" limit do not flip it every epoch
+        same_xla = engine.n_samples == n_samples or engine.xla == self._use_xla(n_samples)
+        return engine.regularize == self.regularize and same_xla and all(
             n <= cap and cap - n <= max(16, 0.25 * cap)
             for n, cap in zip(self.hidden_sizes, engine.capacity, strict=True)
         )
@@ -506,6 +511,7 @@ class SelfScalingNet:
             x = layer(x)
             dense.append(layer)
         model = keras.Model(inputs, x)
+        xla = self._use_xla(n_samples)
         optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
         model.compile(
             optimizer=optimizer,
@@ -514,11 +520,11 @@ class SelfScalingNet:
                 keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce"),
                 keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
             ],
-            jit_compile=self._use_xla(n_samples),
+            jit_compile=xla,
         )
         optimizer.build([v for layer in dense for v in (layer.kernel, layer.bias)])
         self.engine_builds += 1
-        return _Engine(model, optimizer, dense, capacity, self.regularize)
+        return _Engine(model, optimizer, dense, capacity, self.regularize, xla, n_samples)
 
     def _use_xla(self, n_samples: int) -> bool:
         if self.jit_compile != "auto":
@@ -782,13 +788,17 @@ class DriftConfig:
     phase1_epochs: int  # all self-scaling
     phase2_epochs: int
     phase2_scaling_epochs: int  # the rest of phase 2 trains without the penalty
+    penalty_multiplier: float = 1.5  # applied once per validation-loss stall
 
 
 # The reference's four runs (reference hidden sizes / 10-class accuracy in the results file).
+# Group sparsity keeps the reference's multiplier 1: its penalty gradient does not shrink with
+# the weights, and at 1.5 it pruned to 61 neurons (3rd layer: 4) with 0.336 validation accuracy,
+# against about 136 and 0.38 in the reference (results/selfscaling_results.md has both runs).
 DRIFT_CONFIGS = (
     DriftConfig("weighted L1 1e-6", "weighted_l1", 1e-6, 300, 40, 10, 5),
     DriftConfig("weighted L1 1e-5", "weighted_l1", 1e-5, 300, 40, 10, 5),
-    DriftConfig("group sparsity 0.01", "group_sparsity", 1e-2, 300, 20, 10, 5),
+    DriftConfig("group sparsity 0.01", "group_sparsity", 1e-2, 300, 20, 10, 5, 1.0),
     DriftConfig("weighted L1 1e-7, 4000 start", "weighted_l1", 1e-7, 4000, 20, 10, 5),
 )
 
@@ -798,7 +808,8 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     if not fast:
         return list(DRIFT_CONFIGS)
     return [
-        DriftConfig(c.name, c.regularization, c.penalty, 32 if c.hidden <= 300 else 128, 3, 2, 1)
+        dataclasses.replace(c, hidden=32 if c.hidden <= 300 else 128, phase1_epochs=3,
+                            phase2_epochs=2, phase2_scaling_epochs=1)
         for c in DRIFT_CONFIGS
     ]
 
@@ -869,13 +880,18 @@ def run_drift(
     data: DriftData,
     *,
     min_new_neurons: int = 100,
-    penalty_multiplier: float = 1.5,
+    penalty_multiplier: float | None = None,
     stall_coefficient: float = 1.0,
     batch_size: int = 32,
     seed: int | None = None,
     verbose: int = 1,
 ) -> SelfScalingNet:
-    """Phase 1 (automobiles and dogs, all self-scaling), then phase 2 (all ten classes)."""
+    """Phase 1 (automobiles and dogs, all self-scaling), then phase 2 (all ten classes).
+
+    ``penalty_multiplier`` defaults to the configuration's own.
+    """
+    if penalty_multiplier is None:
+        penalty_multiplier = config.penalty_multiplier
     width = data.phase1[0].shape[1]
     net = SelfScalingNet(
         [width] + [config.hidden] * 4 + [10],
