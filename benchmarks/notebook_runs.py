@@ -50,6 +50,8 @@ NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "results" / "notebook_runs.md"
 
 TARGET_SECONDS = {"full": 600.0, "fast": 120.0}
+# The self-scaling experiment (four CIFAR-10 drift runs) has its own aim in full mode.
+TARGET_FULL_SECONDS_BY_NOTEBOOK = {"10_self_scaling_cifar10_drift.ipynb": 1800.0}
 TARGET_PEAK_GIB = 4.0
 GIB = 1024**3
 
@@ -72,7 +74,10 @@ class Run:
         return self.peak_bytes / GIB
 
     def targets(self) -> str:
-        time_ok = self.seconds <= TARGET_SECONDS[self.mode]
+        limit = TARGET_SECONDS[self.mode]
+        if self.mode == "full":
+            limit = TARGET_FULL_SECONDS_BY_NOTEBOOK.get(self.notebook, limit)
+        time_ok = self.seconds <= limit
         memory_ok = self.peak_gib <= TARGET_PEAK_GIB
         return ", ".join([
             f"time {'met' if time_ok else 'NOT met'}",
@@ -215,7 +220,8 @@ def header() -> str:
         "",
         "Written by `benchmarks/notebook_runs.py`. Targets: wall time <= "
         f"{TARGET_SECONDS['full']:.0f} s per notebook in full mode and <= "
-        f"{TARGET_SECONDS['fast']:.0f} s in fast mode; peak kernel memory <= "
+        f"{TARGET_SECONDS['fast']:.0f} s in fast mode (full mode, notebook 10: <= 1800 s); "
+        "peak kernel memory <= "
         f"{TARGET_PEAK_GIB:.0f} GiB.",
         "",
         "How it is measured: each notebook runs in a fresh kernel (nbclient); wall time covers "

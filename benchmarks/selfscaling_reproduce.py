@@ -107,6 +107,8 @@ def main() -> None:
                         help="stall multiplier (default: each configuration's own; 1 = the "
                              "reference's, never acts); a run with another value than the "
                              "configuration's is kept as a separate row")
+    parser.add_argument("--table-only", action="store_true",
+                        help="only rewrite the markdown table from the saved runs")
     parser.add_argument("--static-only", action="store_true",
                         help="only add the static baselines to the rows saved by an earlier run")
     args = parser.parse_args()
@@ -147,6 +149,9 @@ def main() -> None:
             out_json.parent.mkdir(parents=True, exist_ok=True)
             out_json.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
 
+    if args.table_only:
+        write()
+        return
     if args.static_only:
         for entry in dump.values():
             row = entry["row"]
