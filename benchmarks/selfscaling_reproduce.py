@@ -117,8 +117,6 @@ def main() -> None:
     out_md = Path(args.out) if args.out else (
         None if mode.fast else ROOT / "results" / "selfscaling_results.md")
     out_json = None if out_md is None else ROOT / "results" / "runs" / "selfscaling_reproduce.json"
-    data = ss.drift_data(n_train=mode.pick(full=None, fast=3000),
-                         n_test=mode.pick(full=None, fast=1000), seed=mode.seed)
     by_name = {c.name: c for c in ss.drift_configs(mode.fast)}
     unknown = [n for n in args.only or [] if n not in by_name]
     if unknown:
@@ -152,6 +150,8 @@ def main() -> None:
     if args.table_only:
         write()
         return
+    data = ss.drift_data(n_train=mode.pick(full=None, fast=3000),
+                         n_test=mode.pick(full=None, fast=1000), seed=mode.seed)
     if args.static_only:
         for entry in dump.values():
             row = entry["row"]
