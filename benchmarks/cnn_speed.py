@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import keras
 from keras import layers
 
 import course_lib
-from course_lib.environment import cpu_model
+from course_lib.environment import cpu_description, versions
 from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
-    x_train = (x_train[..., None] / 255.0).astype("float32")
-    x_test = (x_test[..., None] / 255.0).astype("float32")
+    x_train, x_test = course_lib.scale(x_train)[..., None], course_lib.scale(x_test)[..., None]
     data = ((x_train, y_train), (x_test, y_test))
     load_before = os.getloadavg()
 
@@ -133,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Machine:",
         "",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores",
+        f"- CPU: {cpu_description()}",
         f"- load average (1/5/15 min) before: {load_before[0]:.2f} / {load_before[1]:.2f} / "
         f"{load_before[2]:.2f}; after: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}",
-        f"- Python {platform.python_version()}, TensorFlow {__import__('tensorflow').__version__}, "
-        f"Keras {keras.__version__}, seed {args.seed}",
+        f"- {', '.join(f'{k} {v}' for k, v in versions().items())}, seed {args.seed}",
         "",
     ]
     text = "\n".join(lines)

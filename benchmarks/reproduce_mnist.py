@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -29,11 +28,10 @@ from pathlib import Path
 from statistics import mean, stdev
 
 import keras
-import numpy as np
 import psutil
 
 import course_lib
-from course_lib.environment import cpu_model
+from course_lib.environment import cpu_description, memory_gib, versions
 from course_lib.models import (
     CNN_AUGMENTED_FILTERS,
     CNN_BATCH_SIZE,
@@ -209,13 +207,11 @@ def render(records: dict) -> str:
         *notes(records),
         "Machine:",
         "",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM",
+        f"- CPU: {cpu_description()}, {memory_gib():.0f} GiB RAM",
         f"- 1-minute load average seen at the start and end of the runs: {min(loads, default=0):.1f} to "
         f"{max(loads, default=0):.1f} (with {os.cpu_count()} cores, a load above that means other work "
         "shared the CPU, so the training times are upper bounds)",
-        f"- Python {platform.python_version()}, TensorFlow {__import__('tensorflow').__version__}, "
-        f"Keras {keras.__version__}, NumPy {np.__version__}",
+        f"- {', '.join(f'{k} {v}' for k, v in versions().items())}",
         "",
     ])
 
@@ -238,10 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
         if len(x_train) != N_TRAIN:
             raise SystemExit(f"expected the full {N_TRAIN} training images, got {len(x_train)}.")
-        flat = ((course_lib.flatten(course_lib.scale(x_train)), y_train),
-                (course_lib.flatten(course_lib.scale(x_test)), y_test))
-        images = ((course_lib.scale(x_train)[..., None], y_train),
-                  (course_lib.scale(x_test)[..., None], y_test))
+        x_train, x_test = course_lib.scale(x_train), course_lib.scale(x_test)
+        flat = ((course_lib.flatten(x_train), y_train), (course_lib.flatten(x_test), y_test))
+        images = ((x_train[..., None], y_train), (x_test[..., None], y_test))
 
     records_path = Path(args.out).with_suffix(".json") if args.out != "-" else None
     records = {}

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import course_lib
 from course_lib import selfscaling as ss
+from course_lib.environment import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,15 +58,14 @@ def table(rows: list[dict], meta: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ref_sizes, ref_acc = REFERENCE.get(r.get("config", r["name"]), ("", ""))
+        ref_sizes, ref_acc = REFERENCE.get(r["config"], ("", ""))
         static = r.get("static")
         static_txt = (f"{static['val_accuracy']:.3f} / {static['test_accuracy']:.3f}"
                       if static else "not run")
         minutes = f"{r['seconds'] / 60:.1f} / " + (
             f"{static['seconds'] / 60:.1f}" if static else "-")
-        status = "" if r.get("complete", True) else " (INCOMPLETE: stopped early, see notes)"
         lines.append(
-            f"| {r.get('config', r['name'])}{status} | {r.get('multiplier', 1.5):g} | "
+            f"| {r['config']} | {r['multiplier']:g} | "
             f"{r['epochs']} | {ref_sizes} | {ref_acc} | "
             f"{r['final_sizes']} ({sum(r['final_sizes'])}) | {r['val_accuracy']:.3f} | "
             f"{r['test_accuracy']:.3f} | {static_txt} | {minutes} | "
@@ -116,7 +115,11 @@ def main() -> None:
     mode = course_lib.setup()
     out_md = Path(args.out) if args.out else (
         None if mode.fast else ROOT / "results" / "selfscaling_results.md")
-    out_json = None if out_md is None else ROOT / "results" / "runs" / "selfscaling_reproduce.json"
+    # the per-epoch histories (and the rows kept across runs) sit beside the table when --out
+    # names another file, so a trial run never mixes into the committed results
+    out_json = None if out_md is None else (
+        out_md.with_suffix(".json") if args.out
+        else ROOT / "results" / "runs" / "selfscaling_reproduce.json")
     by_name = {c.name: c for c in ss.drift_configs(mode.fast)}
     unknown = [n for n in args.only or [] if n not in by_name]
     if unknown:
@@ -127,17 +130,15 @@ def main() -> None:
         "settings": f"batch 32, Adam 2e-4, SELU + lecun_normal, threshold 1e-3, "
                     f"min_new_neurons {min_new}, growth 20%, stall_coefficient 1.0, "
                     f"optimizer state 'carry', seed {mode.seed}",
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": cpu_description(),
     }
     # earlier rows are kept (rerunning one configuration replaces only its own row)
     dump = (json.loads(out_json.read_text(encoding="utf-8"))
             if out_json is not None and out_json.exists() else {})
-    dump.pop("_meta", None)
 
     def write() -> None:
         order = [c.name for c in ss.DRIFT_CONFIGS]
-        names = sorted(dump, key=lambda n: (order.index(dump[n]["row"].get("config", n))
-                                            if dump[n]["row"].get("config", n) in order else 99, n))
+        names = sorted(dump, key=lambda n: (order.index(dump[n]["row"]["config"]), n))
         if out_md is not None:
             # a hand-written "## Discussion" at the end of the file survives regeneration
             old = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
@@ -152,16 +153,20 @@ def main() -> None:
         return
     data = ss.drift_data(n_train=mode.pick(full=None, fast=3000),
                          n_test=mode.pick(full=None, fast=1000), seed=mode.seed)
+
+    def static_twin(hidden_sizes: list[int], config: ss.DriftConfig) -> dict:
+        """Val/test accuracy and seconds of a static network with these hidden sizes."""
+        start = time.perf_counter()
+        static = ss.run_static([data.phase1[0].shape[1]] + hidden_sizes + [10], data,
+                               phase1_epochs=config.phase1_epochs,
+                               phase2_epochs=config.phase2_epochs)
+        return {"val_accuracy": static["val_accuracy"], "test_accuracy": static["test_accuracy"],
+                "seconds": time.perf_counter() - start}
+
     if args.static_only:
         for entry in dump.values():
             row = entry["row"]
-            config = by_name[row.get("config", row["name"])]
-            start = time.perf_counter()
-            static = ss.run_static([data.phase1[0].shape[1]] + row["final_sizes"] + [10], data,
-                                   phase1_epochs=config.phase1_epochs,
-                                   phase2_epochs=config.phase2_epochs)
-            row["static"] = {k: static[k] for k in ("val_accuracy", "test_accuracy")}
-            row["static"]["seconds"] = time.perf_counter() - start
+            row["static"] = static_twin(row["final_sizes"], by_name[row["config"]])
             print(row, flush=True)
             write()
         return
@@ -188,11 +193,7 @@ def main() -> None:
             "seconds": seconds,
         }
         if not args.no_static:
-            start = time.perf_counter()
-            static = ss.run_static(net.layer_sizes, data, phase1_epochs=config.phase1_epochs,
-                                   phase2_epochs=config.phase2_epochs)
-            row["static"] = {k: static[k] for k in ("val_accuracy", "test_accuracy")}
-            row["static"]["seconds"] = time.perf_counter() - start
+            row["static"] = static_twin(net.hidden_sizes, config)
         row["date"] = time.strftime("%Y-%m-%d")
         row["load"] = f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}"
         dump[name] = {"row": row, "history": net.history}

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import time
 from pathlib import Path
 
 import keras
@@ -35,6 +33,8 @@ import tensorflow as tf
 
 import course_lib
 from course_lib import selfscaling as ss
+from course_lib.environment import cpu_description, versions
+from course_lib.timing import time_callable
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN, N_TRAIN, N_VAL, BATCH, LR, PENALTY, THRESHOLD = 400, 8400, 1000, 32, 2e-4, 1e-6, 1e-3
@@ -94,15 +94,6 @@ class EagerReference:
         return float(np.mean(np.argmax(self(x_val), 1) == y_val))
 
 
-def timed(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
@@ -146,7 +137,7 @@ def main() -> None:
     times = {name: [] for name in contenders}
     for _ in range(args.epochs):  # interleaved, so a load spike hits everyone alike
         for name, fn in contenders.items():
-            times[name] += timed(fn, 1)
+            times[name] += time_callable(fn, repeats=1, warmup=0).times
     load_end = os.getloadavg()
     # Best of N is the epoch least disturbed by other jobs on a shared machine; the median
     # is shown too.
@@ -161,8 +152,8 @@ def main() -> None:
         f"one validation pass over {N_VAL} images per epoch; best (and median) of {args.epochs} "
         "interleaved epochs after one warm-up epoch each.",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}. Load average (1, 5, 15 min) "
+        f"Machine: {cpu_description()}; "
+        f"{', '.join(f'{k} {v}' for k, v in versions().items())}. Load average (1, 5, 15 min) "
         f"at start {tuple(round(v, 1) for v in load_start)}, at end "
         f"{tuple(round(v, 1) for v in load_end)} (2 means both cores busy; the benchmark "
         "itself keeps them busy, so values near 2 mean nothing else was running).",

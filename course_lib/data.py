@@ -345,13 +345,13 @@ def _load(spec: DatasetSpec, n_train: int | None, n_test: int | None, verbose: b
     loaded = locate(spec, **kw)
     _record(spec, loaded)
     (x_train, y_train), (x_test, y_test) = loaded.arrays
+    # The first n samples: deterministic, and in the canonical order roughly balanced.
+    train, test = (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])
     if verbose:
         print(announce(spec, loaded))
         if n_train is not None or n_test is not None:
-            kept_train, kept_test = len(x_train[:n_train]), len(x_test[:n_test])
-            print(f"  using the first {kept_train} train / {kept_test} test images")
-    # The first n samples: deterministic, and in the canonical order roughly balanced.
-    return (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])
+            print(f"  using the first {len(train[0])} train / {len(test[0])} test images")
+    return train, test
 
 
 def load_mnist(

@@ -814,6 +814,39 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     ]
 
 
+# The 4000-neuron start peaked at 9.1 GiB in notebook 10's kernel (results/notebook_runs.md).
+WIDE_START_MIN_RAM_GIB = 12.0
+
+
+def fits_this_machine(config: DriftConfig, fast: bool) -> bool:
+    """Whether to run ``config`` here: wide starts (more than 300 neurons per layer) only in
+    fast mode (shrunk) or with at least ``WIDE_START_MIN_RAM_GIB`` of RAM; not when the RAM
+    is unknown (psutil missing), because running out of memory kills the kernel.
+
+    >>> fits_this_machine(DRIFT_CONFIGS[0], fast=False)   # 300 per layer: always
+    True
+    """
+    if fast or config.hidden <= 300:
+        return True
+    from course_lib.environment import memory_gib
+
+    ram = memory_gib()
+    return ram is not None and ram >= WIDE_START_MIN_RAM_GIB
+
+
+def drift_summary(config: DriftConfig, net: SelfScalingNet, data: DriftData) -> dict:
+    """What notebook 11 needs of a finished drift run: final sizes, accuracies, epochs and
+    the penalties the schedule used (test accuracy measured here, once)."""
+    return {
+        "hidden_sizes": net.hidden_sizes,
+        "val_accuracy": net.history[-1]["val_accuracy"],
+        "test_accuracy": net.evaluate(*data.test)[1],
+        "phase1_epochs": config.phase1_epochs,
+        "phase2_epochs": config.phase2_epochs,
+        "penalties": sorted({r["penalty"] for r in net.history if r["penalty"] > 0}),
+    }
+
+
 def drift_results_path(mode_name: str, seed: int) -> Path:
     """Where notebook 10 leaves its results for notebook 11 (a temporary folder)."""
     return Path(tempfile.gettempdir()) / "course_selfscaling" / f"drift_{mode_name}_seed{seed}.json"

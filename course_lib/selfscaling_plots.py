@@ -84,9 +84,17 @@ def plot_size_vs_accuracy(points: Sequence[dict], *, metric: str = "test accurac
     """Total hidden neurons against accuracy; ``points`` hold name, neurons, accuracy, kind."""
     fig, ax = plt.subplots(figsize=(6, 4))
     markers = {"self-scaling": "o", "static": "s"}
+    names = list(dict.fromkeys(p["name"] for p in points))
+    colours = {name: f"C{i}" for i, name in enumerate(names)}  # one colour per configuration
     for p in points:
         ax.scatter(p["neurons"], p["accuracy"], marker=markers.get(p["kind"], "x"), s=50,
-                   label=f"{p['kind']}: {p['name']}")
+                   color=colours[p["name"]])
+    for name in names:  # join each self-scaling network to its static twin
+        pair = [p for p in points if p["name"] == name]
+        ax.plot([p["neurons"] for p in pair], [p["accuracy"] for p in pair],
+                color=colours[name], lw=1, alpha=0.6, label=name)
+    for kind, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="grey", label=kind)
     ax.set_xscale("log")
     ax.set_xlabel("hidden neurons in total (log scale)")
     ax.set_ylabel(metric)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from course_lib import timing
+from course_lib.environment import cpu_model
 
 
 def test_time_callable_excludes_warmup_and_takes_the_median():
@@ -65,7 +66,7 @@ def test_list_devices_names_the_cpu():
     devices = timing.list_devices()
     cpu = devices[0]
     assert cpu.kind == "CPU" and cpu.name == "/CPU:0"
-    assert timing.cpu_model() in cpu.description
+    assert cpu_model() in cpu.description
     assert all(d.kind in ("CPU", "GPU") for d in devices)
 
 
