@@ -1,15 +1,17 @@
 # Two commands are all a learner needs:  `make lab`  and  `make test`.
-# Each creates the virtual environment in .venv and installs the course on first use.
+# Each creates the virtual environment in .venv and installs the tested versions from the lock
+# (requirements/*.txt, exported from uv.lock) on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.course-installed
 PORT   ?= 8888
 # Jupyter refuses to run as root unless told; containers and some clusters run as root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Extra arguments for pytest, e.g.  make test PYTEST_ARGS="-k data -x"
 PYTEST_ARGS ?=
+# The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
+COLAB_VENV ?= .venv-colab
 
 .PHONY: lab test lint executed prefetch lock slides attendee colab clean help
 
@@ -19,50 +21,60 @@ help:
 	@echo "make lint      ruff on the code, nbqa+ruff on the notebooks"
 	@echo "make executed  executed copies of all notebooks in build/executed (COURSE_FAST=1 for quick ones)"
 	@echo "make prefetch DIR=path   download and verify both datasets into a folder"
-	@echo "make lock      record the exact installed versions in requirements.lock"
+	@echo "make lock      re-resolve uv.lock (newest versions) and export requirements/*.txt"
 	@echo "make slides    build the instructor decks (offline reveal.js) into build/slides/"
 	@echo "make attendee  notebooks without solutions into build/attendee/"
-	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, binder pins"
+	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, packaged files"
 
-$(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10 or newer is needed, found " + sys.version.split()[0]'
+# The lock is uv.lock; requirements/lab.txt (runtime + JupyterLab) and requirements/dev.txt
+# (everything, tests and linters included) are exported from it with hashes, for plain pip.
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; assert (3, 11) <= v <= (3, 13), "the course supports Python 3.11 to 3.13, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+
+$(VENV)/.lab-installed: requirements/lab.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/lab.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python tools/lab_settings.py --prefix $(VENV)
 	@touch $@
 
-lab: $(STAMP)
+$(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.lab-installed
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	@touch $@
+
+lab: $(VENV)/.lab-installed
 	$(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
 
-test: $(STAMP)
+test: $(VENV)/.dev-installed
 	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/nbqa ruff notebooks/
 
-executed: $(STAMP)
+executed: $(VENV)/.lab-installed
 	mkdir -p build/executed
 	MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute \
 	  --ExecutePreprocessor.timeout=1800 --output-dir build/executed notebooks/*.ipynb
 
-prefetch: $(STAMP)
+prefetch: $(VENV)/.lab-installed
 	@test -n "$(DIR)" || { echo "usage: make prefetch DIR=path/to/folder"; exit 2; }
 	$(BIN)/python -m course_lib.data prefetch --to "$(DIR)"
 
-lock: $(STAMP)
-	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock
+# Re-resolve the universal lock for Python 3.11-3.13 and export the pip files (needs the index).
+lock: $(VENV)/.dev-installed
+	$(BIN)/uv lock --upgrade
+	$(BIN)/python tools/export_requirements.py
 
-slides: $(STAMP)
+slides: $(VENV)/.dev-installed
 	$(BIN)/python tools/build_slides.py
 
-attendee: $(STAMP)
+attendee: $(VENV)/.dev-installed
 	$(BIN)/python tools/make_attendee.py
 
-colab: $(STAMP)
+colab: $(VENV)/.lab-installed
 	$(BIN)/python tools/colab.py
 	$(BIN)/python tools/slide_metadata.py
-	cp requirements.txt binder/requirements.txt
 
 clean:
 	rm -rf build

@@ -34,7 +34,8 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,9 @@ SOURCES = ("auto", "data_dir", "keras_cache", "download", "standin")
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 CIFAR_HOST = ("www.cs.toronto.edu", 443)
 NETWORK_CHECK_SECONDS = 5.0
+# Keras's download (urllib) sets no timeout of its own; a read that waits longer than this for
+# the next bytes ends the download with the offline error instead of hanging.
+DOWNLOAD_STALL_SECONDS = 30.0
 
 
 class DataError(Exception):
@@ -229,6 +233,22 @@ def network_reachable(host: tuple[str, int], timeout: float = NETWORK_CHECK_SECO
     return bool(result and result[0])
 
 
+@contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """Give every socket opened inside the block a timeout (urllib's default is none).
+
+    >>> with socket_timeout(3.0):
+    ...     socket.getdefaulttimeout()
+    3.0
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _download(spec: DatasetSpec) -> Loaded:
     if not network_reachable(spec.host):
         raise DataUnavailableError(_unavailable_message(spec, network=False))
@@ -236,7 +256,15 @@ def _download(spec: DatasetSpec) -> Loaded:
 
     loader = keras.datasets.mnist if spec is MNIST else keras.datasets.cifar10
     print(f"{spec.name}: downloading through Keras (once; it is cached afterwards) ...")
-    (x_train, y_train), (x_test, y_test) = loader.load_data()
+    try:
+        with socket_timeout(DOWNLOAD_STALL_SECONDS):
+            (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except (TimeoutError, OSError) as exc:
+        raise DataUnavailableError(
+            _unavailable_message(spec, network=True)
+            + f"\n(the download stalled or broke off: {exc!r}; limit {DOWNLOAD_STALL_SECONDS:g} s "
+            "without data)"
+        ) from exc
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     return Loaded(validate_arrays(arrays, spec, "Keras download"), "download", "Keras download")
 

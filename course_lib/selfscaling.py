@@ -533,11 +533,21 @@ class SelfScalingNet:
         return n_samples * weights >= 1e10
 
     def _slots(self, layer: PenalizedDense):
-        """Per trainable variable of ``layer``: (variable, Adam momentum, Adam velocity)."""
-        optimizer = self._engine.optimizer
+        """Per trainable variable of ``layer``: (variable, Adam momentum, Adam velocity).
+
+        Public API only: ``optimizer.variables``, and the name Keras documents for a slot made
+        by ``Optimizer.add_variable_from_reference``, ``<variable path, "/" as "_">_<slot>``.
+        """
+        slots = {v.name: v for v in self._engine.optimizer.variables}
         for var in (layer.kernel, layer.bias):
-            index = optimizer._get_variable_index(var)
-            yield var, optimizer._momentums[index], optimizer._velocities[index]
+            prefix = var.path.replace("/", "_")
+            names = (f"{prefix}_momentum", f"{prefix}_velocity")
+            if not all(name in slots for name in names):
+                raise RuntimeError(
+                    f"Adam has no slot variables named {names} for {var.path!r} (Keras "
+                    f"{keras.__version__}); the course supports Keras 3.13 or newer within 3.x."
+                )
+            yield var, slots[names[0]], slots[names[1]]
 
     def _sync_engine(self, n_samples: int = 0) -> _Engine:
         """Make the training model hold the current state (building one if needed)."""

@@ -9,9 +9,9 @@ from tools import browser
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path to Debian's Chromium, installed on first use; skip, saying why, where it cannot be."""
-    pytest.importorskip("playwright", reason="Playwright is in requirements.txt; pip install it")
-    path, why = browser.ensure_chromium()
+    """Path to an installed Chromium; skip with a one-line instruction where there is none."""
+    pytest.importorskip("playwright", reason="Playwright is in the test extra: pip install -e '.[test]'")
+    path, why = browser.chromium_or_reason()
     if path is None:
-        pytest.skip(f"headless Chromium unavailable: {why}")
+        pytest.skip(f"browser tests skipped, {why}")
     return path

@@ -38,6 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
 NODE_MODULES = SLIDES / "node_modules"
 DEFAULT_OUT = ROOT / "build" / "slides"
+# Written into every build folder; --out is only ever emptied when it holds this file.
+BUILD_MARKER = ".course-slides-build"
+NODE_TIMEOUT_S = 120
+NPM_TIMEOUT_S = 600
 
 SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 NOTE = re.compile(r"^Note:[ \t]*$", re.MULTILINE)
@@ -134,6 +138,7 @@ def render_math(items: list[tuple[str, bool]]) -> list[str]:
         capture_output=True,
         text=True,
         check=False,
+        timeout=NODE_TIMEOUT_S,
     )
     if result.returncode != 0:
         raise RuntimeError(f"KaTeX could not render a formula:\n{result.stderr.strip()}")
@@ -252,9 +257,36 @@ def ensure_node_modules() -> None:
     if shutil.which("npm") is None:
         raise RuntimeError("npm is needed once to fetch reveal.js and KaTeX; install Node.js (20+).")
     print("npm ci (reveal.js and KaTeX, pinned in slides/package-lock.json)")
-    subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SLIDES, check=True
-    )
+    try:
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", "--fetch-timeout=60000"],
+            cwd=SLIDES, check=True, timeout=NPM_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"`npm ci` in {SLIDES} did not finish within {NPM_TIMEOUT_S} s: is the npm registry "
+            "reachable? Run it once where it is, then build offline."
+        ) from None
+
+
+def prepare_out(out: Path) -> None:
+    """Empty ``out`` for a new build, but only if it is empty or holds an earlier build.
+
+    A folder this tool did not write (no ``BUILD_MARKER`` in it) is never deleted: ``--out``
+    pointed at the wrong place must cost nothing.
+    """
+    if out.exists():
+        if not out.is_dir():
+            raise RuntimeError(f"--out {out} is a file; give a folder for the slides.")
+        if any(out.iterdir()) and not (out / BUILD_MARKER).is_file():
+            raise RuntimeError(
+                f"--out {out} holds files that are not an earlier slide build (no {BUILD_MARKER}); "
+                "choose an empty or new folder, or delete it yourself."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / BUILD_MARKER).write_text("built by tools/build_slides.py; safe to delete\n",
+                                    encoding="utf-8")
 
 
 def copy_assets(out: Path) -> None:
@@ -281,9 +313,7 @@ def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck
     parsed = [parse_deck(p) for p in (decks or find_decks())]
     if not parsed:
         raise RuntimeError(f"no decks found in {SLIDES}")
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    prepare_out(out)
     copy_assets(out)
     figures.render([name for d in parsed for name in d.figures], out / "figures", fmt="svg")
     items = []

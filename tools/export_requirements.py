@@ -1,0 +1,80 @@
+"""Export the pip-installable requirement files from the one lock, ``uv.lock``.
+
+    python tools/export_requirements.py            # write requirements/*.txt
+    python tools/export_requirements.py --check    # change nothing; exit 1 if any file drifted
+
+``pyproject.toml`` declares the dependencies, split by who needs them; ``uv lock`` resolves
+them once for every supported Python (3.11-3.13) and platform. This script turns the lock into
+the files plain ``pip`` installs with hashes:
+
+- ``requirements/lab.txt``: runtime + JupyterLab (``make lab``, Binder);
+- ``requirements/dev.txt``: everything, tests and linters included (``make test``).
+
+It needs ``uv`` (in the ``dev`` extra) and no network: ``--frozen`` exports the lock as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORTS = {
+    "requirements/lab.txt": ["--extra", "lab"],
+    "requirements/dev.txt": ["--all-extras"],
+}
+UV_TIMEOUT_S = 120
+
+
+def uv_executable() -> str:
+    """The ``uv`` next to this Python (a virtual environment's), else the one on PATH."""
+    here = Path(sys.executable).with_name("uv.exe" if sys.platform == "win32" else "uv")
+    found = str(here) if here.is_file() else shutil.which("uv")
+    if found is None:
+        raise SystemExit("uv is not installed: pip install 'uv>=0.9,<0.14' (or `make test`).")
+    return found
+
+
+def exported(target: str, flags: list[str]) -> str:
+    """The text ``uv export`` writes for ``target``, with the command in its header."""
+    command = [uv_executable(), "export", "--frozen", "--no-emit-project", "--no-header", *flags]
+    body = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=UV_TIMEOUT_S, check=True
+    ).stdout
+    header = (
+        "# Exported from uv.lock by tools/export_requirements.py; do not edit by hand.\n"
+        "# Refresh with `make lock`. Install with: pip install --require-hashes -r "
+        f"{target}\n"
+    )
+    return header + body
+
+
+def run(check: bool = False) -> list[str]:
+    """Write (or, with ``check``, only compare) every export; return the files that differ."""
+    stale = []
+    for target, flags in EXPORTS.items():
+        text = exported(target, flags)
+        path = ROOT / target
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(target)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that drifted")
+    args = parser.parse_args(argv)
+    stale = run(check=args.check)
+    verb = "out of date" if args.check else "written"
+    print(f"{verb}: {', '.join(stale)}" if stale else "requirements/ matches uv.lock")
+    return 1 if (stale and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
