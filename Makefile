@@ -13,11 +13,12 @@ PYTEST_ARGS ?=
 # The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
 COLAB_VENV ?= .venv-colab
 
-.PHONY: lab test lint executed prefetch lock slides attendee colab clean help
+.PHONY: lab test test-colab lint executed prefetch lock slides attendee colab clean help
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
 	@echo "make test      run every test and every notebook in fast mode"
+	@echo "make test-colab  the same suite on Colab's versions (tools/colab_stack.toml), in .venv-colab"
 	@echo "make lint      ruff on the code, nbqa+ruff on the notebooks"
 	@echo "make executed  executed copies of all notebooks in build/executed (COURSE_FAST=1 for quick ones)"
 	@echo "make prefetch DIR=path   download and verify both datasets into a folder"
@@ -48,6 +49,19 @@ lab: $(VENV)/.lab-installed
 test: $(VENV)/.dev-installed
 	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The second tested environment: Colab's exact versions (tools/colab_stack.toml), the rest of
+# the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).
+COLAB_PYTHON ?= $(PYTHON)
+$(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python tools/colab_stack.py constraints > $(COLAB_VENV)/colab-constraints.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_VENV)/colab-constraints.txt -e '.[dev]'
+	$(COLAB_VENV)/bin/python tools/colab_stack.py check
+	@touch $@
+
+test-colab: $(COLAB_VENV)/.installed
+	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/nbqa ruff notebooks/
@@ -75,6 +89,7 @@ attendee: $(VENV)/.dev-installed
 colab: $(VENV)/.lab-installed
 	$(BIN)/python tools/colab.py
 	$(BIN)/python tools/slide_metadata.py
+	$(BIN)/python tools/package_files.py
 
 clean:
 	rm -rf build

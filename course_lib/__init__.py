@@ -4,6 +4,7 @@ Only boilerplate lives here (loading data, plotting, timing); the ideas being ta
 stay visible in the notebooks. Modules, by concern:
 
 - :mod:`course_lib.config`  fast/full mode, seeds, environment variables
+- :mod:`course_lib.quiet`   TensorFlow's start-up messages kept out of notebooks
 - :mod:`course_lib.data`    MNIST and CIFAR-10 loading, prefetch, small array helpers
 - :mod:`course_lib.standin` generated stand-in data for offline machines
 - :mod:`course_lib.environment` what machine a notebook runs on (notebook 00)
@@ -21,8 +22,12 @@ Example
 Running in full mode (the real thing; set COURSE_FAST=1 for a quick run), seed 42.
 """
 
-from course_lib.config import RunMode, set_seed, setup
-from course_lib.data import (
+from course_lib.quiet import quiet_tensorflow_startup
+
+quiet_tensorflow_startup()  # before anything imports TensorFlow: see course_lib.quiet
+
+from course_lib.config import RunMode, set_seed, setup  # noqa: E402
+from course_lib.data import (  # noqa: E402
     DataError,
     DataFileError,
     DataUnavailableError,

@@ -21,6 +21,8 @@ Example
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +33,10 @@ DATA_DIR_ENV = "COURSE_DATA_DIR"
 STANDIN_ENV = "COURSE_STANDIN"
 
 DEFAULT_SEED = 42
+COLAB_GPU_HINT = (
+    "No GPU in this Colab runtime. The training notebooks are much faster with one: "
+    "Runtime > Change runtime type > GPU, then run the notebook from the top."
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -140,4 +146,6 @@ def setup(*, verbose: bool = True) -> RunMode:
     set_seed(mode.seed)
     if verbose:
         print(f"Running in {mode}.")
+        if "google.colab" in sys.modules and shutil.which("nvidia-smi") is None:
+            print(COLAB_GPU_HINT)
     return mode

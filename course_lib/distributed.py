@@ -459,6 +459,23 @@ class WorkerRun:
     output: str
 
 
+def stop_workers(procs: Sequence[subprocess.Popen], grace: float = 5.0) -> None:
+    """Stop every process still running: terminate, then kill after ``grace`` seconds.
+
+    ``Popen.terminate``/``kill`` work the same on Linux, macOS and Windows.
+    """
+    running = [p for p in procs if p.poll() is None]
+    for p in running:
+        p.terminate()
+    deadline = time.monotonic() + grace
+    for p in running:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=30)
+
+
 def launch_local_workers(
     n: int,
     command: Sequence[str],
@@ -490,8 +507,7 @@ def launch_local_workers(
             worker_env.pop("SLURM_PROCID", None)
             procs.append(
                 subprocess.Popen(
-                    list(command), env=worker_env, stdout=logs[i], stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                    list(command), env=worker_env, stdout=logs[i], stderr=subprocess.STDOUT
                 )
             )
         deadline = time.monotonic() + timeout
@@ -506,19 +522,13 @@ def launch_local_workers(
                 break
             time.sleep(0.2)
         timed_out = any(p.poll() is None for p in procs) and failed is None
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, 9)
-                p.wait()
+        stop_workers(procs)
         runs = []
         for i, (p, log) in enumerate(zip(procs, logs)):
             log.seek(0)
             runs.append(WorkerRun(i, p.returncode, log.read()))
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, 9)
-                p.wait()
+        stop_workers(procs)
         for log in logs:
             log.close()
     if failed is not None or timed_out:

@@ -6,9 +6,10 @@
 For each notebook it
 
 - puts an "Open in Colab" badge under the title of the first (markdown) cell;
-- inserts, right after the title cell, a code cell tagged ``colab-setup`` that on Colab
+- inserts, right after the title cell, a 4-line code cell tagged ``colab-setup`` that on Colab
   installs ``course_lib`` from the repository at the tag matching ``course_lib.__version__``
-  and suggests a GPU runtime, and elsewhere does nothing (no imports beyond ``sys``);
+  (never touching Colab's TensorFlow or Keras), and everywhere imports ``course_lib`` before
+  anything loads TensorFlow (``course_lib.quiet``);
 
 and it rewrites the README's notebook table between ``<!-- notebooks:start -->`` and
 ``<!-- notebooks:end -->`` with Colab and Binder badges. Running it twice changes nothing.
@@ -80,7 +81,18 @@ class Repo:
         return f"https://mybinder.org/v2/gh/{self.slug}/{self.ref}?labpath={path}"
 
     def pip_spec(self) -> str:
-        return f"course_lib @ git+{self.url}@{self.ref}"
+        """The course_lib of this tag, as a source archive (plain HTTPS, no git needed)."""
+        return f"course_lib @ {self.url}/archive/refs/tags/{self.ref}.zip"
+
+
+# The pip arguments of the setup cell. --no-deps: Colab already has every runtime dependency,
+# and its TensorFlow and Keras must never be replaced; --timeout bounds each network read.
+PIP_FLAGS = "install -q --no-deps --timeout 60"
+
+
+def pip_arguments(spec: str) -> str:
+    """What the setup cell passes to ``%pip`` for ``spec``."""
+    return f'{PIP_FLAGS} "{spec}"'
 
 
 def colab_badge(repo: Repo, name: str) -> str:
@@ -88,23 +100,13 @@ def colab_badge(repo: Repo, name: str) -> str:
 
 
 def setup_source(repo: Repo) -> str:
-    return f'''# Colab setup. On Google Colab this installs the course helpers (course_lib {repo.ref})
-# and checks for a GPU; anywhere else it does nothing.
-import sys
-
-if "google.colab" in sys.modules:
-    import shutil
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "{repo.pip_spec()}"],
-        check=True,
+    """The 4-line first code cell: on Colab, install course_lib; everywhere, import it first."""
+    return (
+        "import sys  # On Colab, install the course helpers that match this notebook.\n"
+        'if "google.colab" in sys.modules:\n'
+        f"    %pip {pip_arguments(repo.pip_spec())}\n"
+        "import course_lib  # first: keeps TensorFlow's start-up messages out of the notebook"
     )
-    if shutil.which("nvidia-smi") is None:
-        print(
-            "No GPU in this Colab runtime. The training notebooks are much faster with one: "
-            "Runtime > Change runtime type > GPU, then run the notebook from the top."
-        )'''
 
 
 def title_of(nb) -> tuple[str, str]:

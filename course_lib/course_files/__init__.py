@@ -1,0 +1,27 @@
+"""Copies of repository files that notebooks show, shipped inside the package.
+
+A learner on Colab (or anyone with ``course_lib`` installed from a wheel) has no checkout of the
+repository, so notebooks read these copies instead of ``results/`` and ``jobs/``. The originals
+stay where they belong; ``tools/package_files.py`` refreshes the copies and a test fails when
+they drift.
+
+>>> "#SBATCH" in read_text("train_distributed.sh")
+True
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+# Packaged name -> the file in the repository it copies.
+ORIGINALS = {
+    "gpu_vs_cpu.md": "results/gpu_vs_cpu.md",
+    "train_distributed.sh": "jobs/slurm/train_distributed.sh",
+}
+
+
+def read_text(name: str) -> str:
+    """The packaged copy of one of :data:`ORIGINALS`."""
+    if name not in ORIGINALS:
+        raise ValueError(f"no packaged course file {name!r}; known: {sorted(ORIGINALS)}")
+    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")

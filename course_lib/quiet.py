@@ -1,0 +1,73 @@
+"""Keep TensorFlow's start-up messages out of the learner's notebook.
+
+Importing TensorFlow prints C++ log lines (a oneDNN notice, CUDA stub messages, ``failed call to
+cuInit`` on machines without a GPU) that Jupyter shows in red, and that learners take for errors.
+They are not: the course checks devices itself (``course_lib.environment``, notebook 00).
+
+``import course_lib`` calls :func:`quiet_tensorflow_startup` before anything loads TensorFlow
+(every notebook imports ``course_lib`` in its first code cell, on Colab too):
+
+- ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) silences TensorFlow's C++ logging once it
+  is initialised. Python errors and warnings are unaffected.
+- The few lines printed while TensorFlow initialises, before that setting is read, go to the
+  process's standard error directly; they are discarded during that one import.
+
+Set ``TF_CPP_MIN_LOG_LEVEL=0`` before starting Jupyter to see everything again.
+
+Example
+-------
+>>> import os
+>>> env = {}
+>>> quiet_tensorflow_startup(env, import_now=False)
+>>> env["TF_CPP_MIN_LOG_LEVEL"]
+'3'
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+
+LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+
+
+@contextmanager
+def discard_native_stderr() -> Iterator[None]:
+    """Send file descriptor 2 (what C++ code writes to) to the null device inside the block."""
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+        saved = os.dup(fd)
+    except (OSError, ValueError):  # no real stderr (some embedded interpreters): nothing to do
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, fd)
+    finally:
+        os.close(saved)
+
+
+def quiet_tensorflow_startup(
+    environ: MutableMapping[str, str] | None = None, *, import_now: bool = True
+) -> None:
+    """Set the quiet log level and, unless done already, import TensorFlow without its noise.
+
+    Only acts on the TensorFlow backend of Keras and only while TensorFlow is not yet imported.
+    """
+    environ = os.environ if environ is None else environ
+    if LOG_LEVEL_ENV in environ or "tensorflow" in sys.modules:
+        return  # the learner chose a level, or it is too late to matter
+    environ[LOG_LEVEL_ENV] = "3"
+    if not import_now or environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
+    try:
+        with discard_native_stderr():
+            import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # reported, with its real message, where the notebook imports Keras

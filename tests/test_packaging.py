@@ -1,0 +1,229 @@
+"""Packaging: one source of dependencies, a lock that matches it, and a course that runs from a wheel.
+
+- ``pyproject.toml`` is the only place dependencies are declared; ``uv.lock`` resolves them for
+  Python 3.11-3.13 and ``requirements/*.txt`` are exported from it (both checked for drift).
+- ``course_lib`` built as a wheel and installed, non-editable, into a fresh environment runs
+  notebooks 07 and 08 from a folder outside the repository.
+- The Colab setup cell's ``%pip`` command installs a local wheel of ``course_lib`` into an
+  environment like Colab's without replacing its TensorFlow or Keras.
+
+The fresh environments reuse this environment's packages (TensorFlow and the rest) through a
+folder of links that leaves out ``course_lib``: nothing is downloaded, and the only
+``course_lib`` they can import is the one installed from the wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import course_files
+from tools import colab, export_requirements, package_files
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+NOTEBOOK_TIMEOUT_S = 600
+
+
+def _uv() -> str:
+    try:
+        return export_requirements.uv_executable()
+    except SystemExit as exc:
+        pytest.skip(f"{exc} (needed to check the lock)")
+
+
+# --- one source of dependencies, one lock ------------------------------------------------
+
+
+def test_lock_matches_pyproject():
+    done = subprocess.run([_uv(), "lock", "--locked", "--offline"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"uv.lock is out of date with pyproject.toml; run `make lock`:\n{done.stderr}"
+
+
+def test_requirement_files_are_exported_from_the_lock():
+    _uv()
+    stale = export_requirements.run(check=True)
+    assert stale == [], f"{stale} drifted from uv.lock; run `python tools/export_requirements.py`"
+
+
+def test_requirement_files_pin_every_package_with_hashes():
+    for name in export_requirements.EXPORTS:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        pins = re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.MULTILINE)
+        assert "tensorflow" in pins and "keras" in pins, name
+        blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text.split("\n", 2)[2])
+        unhashed = [b.split()[0] for b in blocks if b.strip() and "--hash=sha256:" not in b]
+        assert unhashed == [], f"{name}: no hash for {unhashed}"
+    lab = (ROOT / "requirements/lab.txt").read_text(encoding="utf-8")
+    for tool in ("pytest", "ruff", "nbqa", "playwright", "nbval"):
+        assert not re.search(rf"^{tool}==", lab, re.MULTILINE), f"learners would install {tool}"
+
+
+def test_lock_covers_every_supported_python():
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    same = lambda spec: spec.replace(" ", "")  # noqa: E731
+    assert same(lock["requires-python"]) == same(PYPROJECT["project"]["requires-python"]) == ">=3.11,<3.14"
+
+
+def test_runtime_dependencies_are_what_the_code_imports():
+    """Every third-party module that notebooks and course_lib import is a runtime dependency."""
+    declared = {re.split(r"[<>=~!; \[]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
+    module_to_dist = {"sklearn": "scikit-learn", "IPython": "ipython"}
+    std = set(sys.stdlib_module_names) | {"course_lib", "tools", "IPython"}
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py")]
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        sources += [c.source for c in nb.cells if c.cell_type == "code"]
+    imported = set()
+    for text in sources:
+        imported |= set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", text, re.MULTILINE))
+    third_party = {module_to_dist.get(m, m).lower() for m in imported - std}
+    assert third_party - declared == set(), f"imported but not declared: {third_party - declared}"
+    assert declared - third_party - {"tensorflow"} == set(), (
+        f"declared but imported nowhere: {declared - third_party}")  # TF: Keras's backend
+
+
+def test_license_file_matches_pyproject():
+    assert PYPROJECT["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_packaged_course_files_match_their_originals():
+    assert package_files.run(check=True) == [], "run `python tools/package_files.py`"
+    assert "#SBATCH" in course_files.read_text("train_distributed.sh")
+    with pytest.raises(ValueError, match="no packaged course file 'x.md'"):
+        course_files.read_text("x.md")
+
+
+def test_binder_installs_the_lab_export():
+    lines = [l for l in (ROOT / "binder/requirements.txt").read_text().splitlines()
+             if l.strip() and not l.startswith("#")]
+    assert lines == ["-r ../requirements/lab.txt"]
+
+
+# --- the course from a wheel, outside the repository --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """course_lib built as a wheel, offline (no build isolation)."""
+    pytest.importorskip("setuptools", reason="the test extra has setuptools: pip install -e '.[test]'")
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (found,) = out.glob("course_lib-*.whl")
+    return found
+
+
+def _fresh_env(where: Path) -> Path:
+    """A new venv that sees this environment's packages except course_lib; returns its python."""
+    if sys.platform == "win32":
+        pytest.skip("the package-links view needs symlinks (POSIX)")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "env")],
+                   check=True, timeout=120)
+    python = where / "env" / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
+    view = where / "packages"
+    view.mkdir()
+    here = Path(sysconfig.get_paths()["purelib"])
+    for entry in here.iterdir():
+        name = entry.name.lower()
+        if "course_lib" in name or name.startswith("__editable__") or name.endswith(".pth"):
+            continue
+        (view / entry.name).symlink_to(entry)
+    (site / "course_deps.pth").write_text(f"{view}\n", encoding="utf-8")
+    return python
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "COURSE_NOTEBOOK"}}
+    return dict(env, PYTHONNOUSERSITE="1", COURSE_FAST=os.environ.get("COURSE_FAST", "1"))
+
+
+def _run(python: Path, *args: str, cwd: Path, timeout: int = 300) -> str:
+    done = subprocess.run([str(python), *args], cwd=cwd, env=_clean_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["07_gpu_vs_cpu.ipynb", "08_scaling_out.ipynb"])
+def test_notebook_runs_from_an_installed_wheel(name, wheel, tmp_path):
+    python = _fresh_env(tmp_path)
+    _run(python, "-m", "pip", "install", "--no-index", "--timeout", "30", str(wheel), cwd=tmp_path)
+    course = tmp_path / "course"  # a learner's folder: the notebook and nothing else
+    course.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(
+        "import course_lib\nprint('COURSE_LIB_AT', course_lib.__file__)"))
+    nbformat.write(nb, course / name)
+    _run(python, "-m", "nbconvert", "--to", "notebook", "--execute",
+         f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT_S}", "--output", "executed.ipynb",
+         name, cwd=course, timeout=NOTEBOOK_TIMEOUT_S + 60)
+    executed = nbformat.read(course / "executed.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in executed.cells[2].outputs)
+    location = Path(printed.split("COURSE_LIB_AT", 1)[1].strip())
+    assert (tmp_path / "env") in location.parents, f"course_lib came from {location}, not the wheel"
+    assert ROOT not in location.parents
+
+
+# --- the Colab setup cell ----------------------------------------------------------------
+
+
+def _pip_line(source: str) -> str:
+    (line,) = [l.strip() for l in source.splitlines() if l.strip().startswith("%pip ")]
+    return line.removeprefix("%pip ")
+
+
+def test_colab_cell_installs_a_wheel_without_touching_tensorflow_or_keras(wheel, tmp_path):
+    """The cell's exact pip arguments, with the released archive swapped for a local wheel."""
+    cell = nbformat.read(ROOT / "notebooks" / "00_setup_and_environment.ipynb", as_version=4).cells[1]
+    args = _pip_line(cell.source)
+    assert args == colab.pip_arguments(colab.Repo.load().pip_spec())
+    spec = shlex.split(args)[-1]
+    python = _fresh_env(tmp_path)
+    _run(python, "-m", "pip", *shlex.split(args.replace(f'"{spec}"', str(wheel))), cwd=tmp_path)
+    own = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                    cwd=tmp_path).strip())
+    installed = sorted(p.name.lower() for p in own.glob("*.dist-info"))
+    assert [n for n in installed if n.startswith("course_lib")], installed
+    assert not [n for n in installed if n.startswith(("tensorflow", "keras", "numpy"))], installed
+    seen = json.loads(_run(python, "-c", (
+        "import json, course_lib, keras, tensorflow as tf;"
+        "print(json.dumps([course_lib.__file__, keras.__version__, tf.__version__]))"), cwd=tmp_path))
+    assert seen[1:] == [metadata.version("keras"), metadata.version("tensorflow")]
+    assert str(own) in seen[0]
+
+
+def test_colab_stack_facts_are_dated_and_pinned():
+    from tools import colab_stack
+
+    facts = tomllib.loads((ROOT / "tools" / "colab_stack.toml").read_text(encoding="utf-8"))
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", facts["source"]["checked"])
+    pins = colab_stack.pins()
+    assert {"tensorflow", "keras", "numpy"} <= set(pins)
+    # The course's lower bounds admit Colab's versions.
+    for dep in PYPROJECT["project"]["dependencies"]:
+        name = re.split(r"[<>=~!; ]", dep)[0]
+        low = re.search(r">=([\d.]+)", dep)
+        if name in pins and low:
+            as_tuple = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
+            assert as_tuple(pins[name]) >= as_tuple(low.group(1)), f"{dep} excludes Colab's {pins[name]}"
