@@ -57,6 +57,7 @@ $(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
 	$(COLAB_VENV)/bin/python tools/colab_stack.py constraints > $(COLAB_VENV)/colab-constraints.txt
 	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_VENV)/colab-constraints.txt -e '.[dev]'
 	$(COLAB_VENV)/bin/python tools/colab_stack.py check
+	$(COLAB_VENV)/bin/python tools/lab_settings.py --prefix $(COLAB_VENV)
 	@touch $@
 
 test-colab: $(COLAB_VENV)/.installed

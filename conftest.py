@@ -19,7 +19,6 @@ import pytest
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _DATA_LOG = Path(tempfile.gettempdir()) / f"course_data_log_{os.getpid()}.tsv"
 os.environ["COURSE_DATA_LOG"] = str(_DATA_LOG)
 _DATA_LOG.unlink(missing_ok=True)

@@ -152,11 +152,12 @@ def git_state(paths: list[Path]) -> str:
     """The commit measured, and which of the notebooks differ from it (if any)."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
+                              capture_output=True, check=True, timeout=60).stdout.strip()
         files = [str(p.resolve()) for p in paths]
         dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT,
-                               text=True, capture_output=True, check=True).stdout.rstrip("\n")
-    except (OSError, subprocess.CalledProcessError):
+                               text=True, capture_output=True, check=True,
+                               timeout=60).stdout.rstrip("\n")
+    except (OSError, subprocess.SubprocessError):
         return "not a git checkout"
     if not dirty:
         return f"commit {head}, notebooks unmodified"

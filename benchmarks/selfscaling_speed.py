@@ -182,7 +182,7 @@ def main() -> None:
         f"neurons per layer before training, then prunes): hidden sizes after the last prune "
         f"{nets['auto'].hidden_sizes}; training models built (and compiled) in "
         f"{1 + args.epochs} epochs: {nets['auto'].engine_builds}, XLA: "
-        f"{nets['auto']._engine.xla}; the static network stays at {HIDDEN}.",
+        f"{nets['auto'].uses_xla}; the static network stays at {HIDDEN}.",
     ]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -61,10 +61,12 @@ def quiet_tensorflow_startup(
     Only acts on the TensorFlow backend of Keras and only while TensorFlow is not yet imported.
     """
     environ = os.environ if environ is None else environ
-    if LOG_LEVEL_ENV in environ or "tensorflow" in sys.modules:
-        return  # the learner chose a level, or it is too late to matter
+    if LOG_LEVEL_ENV in environ:
+        return  # the learner chose a level
     environ[LOG_LEVEL_ENV] = "3"
-    if not import_now or environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if not import_now or "tensorflow" in sys.modules:
+        return  # nothing to import, or too late to matter
+    if environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return
     try:
         with discard_native_stderr():

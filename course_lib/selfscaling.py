@@ -583,6 +583,11 @@ class SelfScalingNet:
         self._version += 1
 
     @property
+    def uses_xla(self) -> bool:
+        """Whether the current training model is compiled with XLA (False before any training)."""
+        return self._engine is not None and self._engine.xla
+
+    @property
     def keras_model(self) -> keras.Model:
         """A plain Keras model (Dense layers, logits out) of exactly the current sizes,
         holding a copy of the current weights; for inspection, export or inference."""

@@ -3,8 +3,10 @@
 Starts the same server ``make lab`` starts (``jupyter lab --no-browser --port=... notebooks/``,
 here on a free loopback port with a random token, serving a scratch copy of the notebooks so
 nothing is saved into the repository), opens notebook 00 in headless Chromium, runs the cell
-that calls ``course_lib.setup()`` and waits for its output. Chromium comes from Debian's
-package (installed when absent; the test is skipped, saying why, only when that fails).
+that calls ``course_lib.setup()`` and waits for its output. It also checks the first impression:
+no "get notified about official Jupyter news?" popup (the course's JupyterLab settings,
+``tools/lab_settings.py``) and no red TensorFlow start-up messages (``course_lib.quiet``).
+Chromium must be installed already; without one the test is skipped with a one-line instruction.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_setup_and_environment.ipynb"
 SERVER_START_S = 90
 OUTPUT_WAIT_S = 120  # kernel start + TensorFlow import on a busy 2-core machine
+NEWS_PROMPT_WAIT_S = 5
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,6 +70,7 @@ def lab(tmp_path):
         JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
         PYTHONPATH=str(ROOT),
     )
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as on a learner's machine: course_lib sets it
     log = tmp_path / "jupyter.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -97,12 +101,15 @@ def test_notebook_00_runs_in_jupyterlab(lab, chromium):
         blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
         page = context.new_page()
         page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=60_000)
+        first = page.locator(".jp-Notebook .jp-CodeCell", has_text="google.colab").first
         cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="course_lib.setup()").first
         cell.wait_for(timeout=60_000)
         # Run only once the kernel is up: the status bar reads "Python 3 (ipykernel) | Idle".
         page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(
             timeout=OUTPUT_WAIT_S * 1000
         )
+        first.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")  # the Colab cell: imports course_lib (and TensorFlow)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         output = cell.locator(".jp-OutputArea-output")
@@ -116,5 +123,11 @@ def test_notebook_00_runs_in_jupyterlab(lab, chromium):
                 f"{log.read_text()[-2000:]}"
             ) from exc
         assert "Error" not in " ".join(output.all_inner_texts())
+        red = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        assert red.count() == 0, f"stderr shown to the learner: {red.all_inner_texts()}"
+        # JupyterLab asks about news a few seconds after start unless the settings say no.
+        page.wait_for_timeout(NEWS_PROMPT_WAIT_S * 1000)
+        news = page.get_by_text(re.compile("official Jupyter news", re.I))
+        assert news.count() == 0, "JupyterLab showed the news popup: see tools/lab_settings.py"
     elapsed = time.monotonic() - start
     print(f"JupyterLab: notebook opened and setup cell ran in {elapsed:.1f} s; blocked {len(blocked)} external requests")

@@ -163,6 +163,38 @@ def test_offline_error_is_fast_and_names_three_fixes(isolated, offline):
     assert f"copy mnist.npz into {data.keras_cache_dir()}" in message
 
 
+def test_stalled_download_ends_with_the_offline_error(isolated, monkeypatch):
+    """A server that accepts the connection and then sends nothing must not hang the notebook."""
+    import threading
+    import urllib.request
+
+    import keras
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/mnist.npz"
+
+    def keras_like_download():  # like keras.utils.get_file: urllib, no timeout of its own
+        with urllib.request.urlopen(url) as response:
+            response.read()
+
+    monkeypatch.setattr(data, "DOWNLOAD_STALL_SECONDS", 1.0)
+    monkeypatch.setattr(data, "network_reachable", lambda host: True)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", keras_like_download)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(data.DataUnavailableError, match="stalled") as info:
+            data.load_mnist(verbose=False)
+    finally:
+        server.close()
+    assert time.perf_counter() - start < 10
+    assert "COURSE_DATA_DIR" in str(info.value)
+    assert socket.getdefaulttimeout() is None, "the timeout must not leak out of the download"
+
+
 def test_standin_used_in_fast_mode_offline_and_announced(isolated, offline, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_FAST", "1")
     (x_train, y_train), (x_test, y_test) = data.load_mnist()

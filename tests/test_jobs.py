@@ -84,7 +84,7 @@ def test_missing_notebook_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("script", ALL_SCRIPTS)
 def test_scripts_are_valid_bash_and_request_a_gpu(script):
-    subprocess.run(["bash", "-n", script], cwd=ROOT, check=True)
+    subprocess.run(["bash", "-n", script], cwd=ROOT, check=True, timeout=60)
     text = (ROOT / script).read_text()
     directives = [line for line in text.splitlines() if line.startswith(("#SBATCH ", "#PBS "))]
     assert directives, f"{script} has no scheduler directives"

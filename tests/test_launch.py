@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import nbformat
@@ -231,7 +229,8 @@ def test_binder_postbuild_installs_course_and_prefetches_data(tmp_path):
     # A scratch environment standing in for Binder's: it sees the course's installed packages
     # through a .pth file, and postBuild's `pip install -e .` goes into it, not into .venv.
     env_dir = tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True,
+                   timeout=120)
     site = next((env_dir / "lib").glob("python3*/site-packages"))
     parent = [p for p in sys.path if p.endswith("site-packages")][0]
     (site / "course_parent_env.pth").write_text(parent + "\n")
@@ -250,6 +249,20 @@ def test_binder_postbuild_installs_course_and_prefetches_data(tmp_path):
     shown = subprocess.run(
         ["bash", str(ROOT / "binder" / "start"), sys.executable, "-c",
          "import course_lib.config as c; print(c.data_dir_from_env())"],
-        env=dict(env, COURSE_DATA_DIR=""), capture_output=True, text=True, check=True,
+        env=dict(env, COURSE_DATA_DIR=""), capture_output=True, text=True, check=True, timeout=120,
     )
     assert shown.stdout.strip() == str(home / "data")
+
+
+def test_environment_ships_the_course_jupyterlab_settings():
+    """`make lab`, `make test` and Binder install binder/overrides.json as the defaults."""
+    import json
+
+    from tools import lab_settings
+
+    path = lab_settings.settings_path(Path(sys.prefix))
+    assert path.is_file(), f"no {path}: run `python tools/lab_settings.py` (make lab does)"
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    wanted = json.loads(lab_settings.SETTINGS.read_text(encoding="utf-8"))
+    assert {k: settings.get(k) for k in wanted} == wanted
+    assert wanted["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"

@@ -108,8 +108,8 @@ def test_packaged_course_files_match_their_originals():
 
 
 def test_binder_installs_the_lab_export():
-    lines = [l for l in (ROOT / "binder/requirements.txt").read_text().splitlines()
-             if l.strip() and not l.startswith("#")]
+    lines = [line for line in (ROOT / "binder/requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
     assert lines == ["-r ../requirements/lab.txt"]
 
 
@@ -189,7 +189,7 @@ def test_notebook_runs_from_an_installed_wheel(name, wheel, tmp_path):
 
 
 def _pip_line(source: str) -> str:
-    (line,) = [l.strip() for l in source.splitlines() if l.strip().startswith("%pip ")]
+    (line,) = [s.strip() for s in source.splitlines() if s.strip().startswith("%pip ")]
     return line.removeprefix("%pip ")
 
 
@@ -227,3 +227,21 @@ def test_colab_stack_facts_are_dated_and_pinned():
         if name in pins and low:
             as_tuple = lambda v: tuple(int(x) for x in v.split("."))  # noqa: E731
             assert as_tuple(pins[name]) >= as_tuple(low.group(1)), f"{dep} excludes Colab's {pins[name]}"
+
+
+def test_no_private_attribute_of_another_library_is_used():
+    """`obj._name` only on our own objects (self, cls, our classes); Keras/TF internals change."""
+    import ast
+
+    offenders = []
+    paths = [*(ROOT / "course_lib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"),
+             *(ROOT / "tools").glob("*.py"), *(ROOT / "jobs").glob("*.py")]
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        own = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)} | {"self", "cls"}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in own)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
+    assert offenders == [], "private attributes of other libraries:\n" + "\n".join(offenders)

@@ -95,3 +95,20 @@ def test_decks_render_offline(built, chromium):
             assert browser.nonblank_fraction(page.screenshot()) > 0.01, f"{source.name}: blank last slide"
     assert external == [], f"the decks requested the network: {external}"
     assert failures == [], f"requests failed: {failures}"
+
+
+def test_out_folder_that_is_not_a_build_is_never_deleted(tmp_path):
+    from tools import build_slides
+
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("months of work")
+    with pytest.raises(RuntimeError, match="not an earlier slide build"):
+        build_slides.prepare_out(precious)
+    assert (precious / "chapter1.tex").read_text() == "months of work"
+    # An empty folder, or an earlier build, is fine.
+    build_slides.prepare_out(tmp_path / "new")
+    (tmp_path / "new" / "old.html").write_text("stale")
+    build_slides.prepare_out(tmp_path / "new")
+    assert not (tmp_path / "new" / "old.html").exists()
+    assert (tmp_path / "new" / build_slides.BUILD_MARKER).is_file()

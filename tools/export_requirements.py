@@ -8,6 +8,7 @@ them once for every supported Python (3.11-3.13) and platform. This script turns
 the files plain ``pip`` installs with hashes:
 
 - ``requirements/lab.txt``: runtime + JupyterLab (``make lab``, Binder);
+- ``requirements/jobs.txt``: that + papermill, for batch jobs on a cluster (``jobs/README.md``);
 - ``requirements/dev.txt``: everything, tests and linters included (``make test``).
 
 It needs ``uv`` (in the ``dev`` extra) and no network: ``--frozen`` exports the lock as it is.
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTS = {
     "requirements/lab.txt": ["--extra", "lab"],
+    "requirements/jobs.txt": ["--extra", "lab", "--extra", "jobs"],
     "requirements/dev.txt": ["--all-extras"],
 }
 UV_TIMEOUT_S = 120
