@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -46,12 +47,7 @@ def course_version() -> str:
 
 
 def read_config(path: Path) -> dict[str, str]:
-    """The ``[repository]`` table of ``course.toml`` (tomllib is 3.11+, the course runs on 3.10)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: the file only holds simple key = "value" lines
-        pairs = re.findall(r'^(\w+)\s*=\s*"([^"]*)"', path.read_text(encoding="utf-8"), re.MULTILINE)
-        return dict(pairs)
+    """The ``[repository]`` table of ``course.toml``."""
     return tomllib.loads(path.read_text(encoding="utf-8"))["repository"]
 
 

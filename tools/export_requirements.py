@@ -16,13 +16,15 @@ It needs ``uv`` (in the ``dev`` extra) and no network: ``--frozen`` exports the 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools import generated  # noqa: E402
+
 EXPORTS = {
     "requirements/lab.txt": ["--extra", "lab"],
     "requirements/jobs.txt": ["--extra", "lab", "--extra", "jobs"],
@@ -58,24 +60,14 @@ def run(check: bool = False) -> list[str]:
     """Write (or, with ``check``, only compare) every export; return the files that differ."""
     stale = []
     for target, flags in EXPORTS.items():
-        text = exported(target, flags)
-        path = ROOT / target
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if generated.sync(ROOT / target, exported(target, flags), check):
             stale.append(target)
-            if not check:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
     return stale
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report files that drifted")
-    args = parser.parse_args(argv)
-    stale = run(check=args.check)
-    verb = "out of date" if args.check else "written"
-    print(f"{verb}: {', '.join(stale)}" if stale else "requirements/ matches uv.lock")
-    return 1 if (stale and args.check) else 0
+    return generated.command_line(run, __doc__.splitlines()[0], "requirements/ matches uv.lock",
+                                  argv)
 
 
 if __name__ == "__main__":

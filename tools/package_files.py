@@ -8,13 +8,13 @@ The list lives in ``course_lib.course_files.ORIGINALS``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from course_lib.course_files import ORIGINALS  # noqa: E402
+from tools import generated  # noqa: E402
 
 TARGET = ROOT / "course_lib" / "course_files"
 
@@ -24,22 +24,14 @@ def run(check: bool = False) -> list[str]:
     stale = []
     for name, original in ORIGINALS.items():
         text = (ROOT / original).read_text(encoding="utf-8")
-        copy = TARGET / name
-        if not copy.exists() or copy.read_text(encoding="utf-8") != text:
-            stale.append(str(copy.relative_to(ROOT)))
-            if not check:
-                copy.write_text(text, encoding="utf-8")
+        if generated.sync(TARGET / name, text, check):
+            stale.append(str((TARGET / name).relative_to(ROOT)))
     return stale
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report copies that drifted")
-    args = parser.parse_args(argv)
-    stale = run(check=args.check)
-    verb = "out of date" if args.check else "written"
-    print(f"{verb}: {', '.join(stale)}" if stale else "course_lib/course_files matches the originals")
-    return 1 if (stale and args.check) else 0
+    return generated.command_line(run, __doc__.splitlines()[0],
+                                  "course_lib/course_files matches the originals", argv)
 
 
 if __name__ == "__main__":
