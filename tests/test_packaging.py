@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -121,9 +122,13 @@ def wheel(tmp_path_factory) -> Path:
     """course_lib built as a wheel, offline (no build isolation)."""
     pytest.importorskip("setuptools", reason="the test extra has setuptools: pip install -e '.[test]'")
     out = tmp_path_factory.mktemp("dist")
+    # Build from a clean copy: setuptools' build/ folder can carry files deleted since.
+    source = tmp_path_factory.mktemp("source") / "course"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "node_modules", "*.egg-info", "__pycache__", "results"))
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,8 +1,9 @@
-"""Tests for course_lib.selfscaling: penalties, grow/prune, optimizer state, bad input."""
+"""Tests for course_lib.selfscaling: penalties, grow/prune, optimizer state, the engine, bad input."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -161,9 +162,9 @@ def test_prune_keeps_adam_moments_of_surviving_neurons():
         np.testing.assert_array_equal(store[1][1], old[3])
     # and the Keras optimizer that trains next really holds them (zero-padded to the
     # model's capacity), with the step counter carried
-    engine = net._sync_engine()
-    index = engine.optimizer._get_variable_index(engine.dense[1].kernel)
-    momentum = engine.optimizer._momentums[index].numpy()
+    engine = net.engine.sync(net)
+    (_, momentum, _), _ = net.engine.slots(engine.dense[1])
+    momentum = momentum.numpy()
     np.testing.assert_array_equal(momentum[:7, :7], m_before[2][keep, :])
     assert not momentum[7:].any() and not momentum[:, 7:].any()
     assert int(engine.optimizer.iterations.numpy()) == 8
@@ -174,9 +175,9 @@ def test_reset_policy_starts_a_fresh_adam():
     x, y = blobs()
     net.train_epoch(x, y)
     net.grow(min_new_neurons=1)
-    engine = net._sync_engine()
-    index = engine.optimizer._get_variable_index(engine.dense[0].kernel)
-    assert np.abs(engine.optimizer._momentums[index].numpy()).max() == 0
+    engine = net.engine.sync(net)
+    (_, momentum, _), _ = net.engine.slots(engine.dense[0])
+    assert np.abs(momentum.numpy()).max() == 0
     assert int(engine.optimizer.iterations.numpy()) == 0
 
 
@@ -233,7 +234,7 @@ def test_penalty_dropped_after_the_self_scaling_epochs():
     assert [r["self_scaling"] for r in records] == [True, False, False]
     assert records[1]["sizes_before_grow"] == records[1]["sizes_after_prune"]
     assert records[2]["penalty"] == 0.0
-    assert not any(layer.regularizer for layer in net._engine.dense)
+    assert not any(layer.regularizer for layer in net.engine.current.dense)
 
 
 # -- spare capacity -------------------------------------------------------------
@@ -248,7 +249,7 @@ def test_spare_capacity_is_inert():
         keras.utils.set_random_seed(0)  # model.fit shuffles
         net = small_net(learning_rate=1e-2, capacity_headroom=headroom, jit_compile=False)
         net.train_epoch(x, y)
-        engine = net._engine
+        engine = net.engine.current
         assert engine.capacity == ([8, 7] if headroom == 1.0 else [24, 24])
         for layer, lay in zip(engine.dense, net.layers, strict=True):
             kernel = layer.kernel.numpy()
@@ -261,24 +262,26 @@ def test_spare_capacity_is_inert():
 
 
 def test_xla_only_where_an_epoch_repays_the_compile():
-    assert not small_net()._use_xla(n_samples=10_000)
+    net = small_net()
+    assert not net.engine.uses_xla_for(net, n_samples=10_000)
     wide = SelfScalingNet([3072, 400, 400, 400, 400, 10], seed=0)
-    assert wide._use_xla(n_samples=8400)
-    assert not wide._use_xla(n_samples=100)
-    assert not SelfScalingNet([3072, 400, 10], jit_compile=False)._use_xla(n_samples=10**6)
+    assert wide.engine.uses_xla_for(wide, n_samples=8400)
+    assert not wide.engine.uses_xla_for(wide, n_samples=100)
+    off = SelfScalingNet([3072, 400, 10], jit_compile=False)
+    assert not off.engine.uses_xla_for(off, n_samples=10**6)
 
 
 def test_model_is_rebuilt_only_when_sizes_leave_the_capacity():
     x, y = blobs(64)
     net = small_net(capacity_headroom=1.5, jit_compile=False)
     net.train_epoch(x, y)
-    assert net.engine_builds == 1 and net._engine.capacity == [16, 16]
+    assert net.engine_builds == 1 and net.engine.current.capacity == [16, 16]
     net.grow(min_new_neurons=2)  # [10, 9]: still fits
     net.train_epoch(x, y)
     assert net.engine_builds == 1
     net.grow(min_new_neurons=8)  # [18, 17]: outgrows the capacity
     net.train_epoch(x, y)
-    assert net.engine_builds == 2 and net._engine.capacity == [32, 32]
+    assert net.engine_builds == 2 and net.engine.current.capacity == [32, 32]
 
 
 # -- bad input ------------------------------------------------------------------
@@ -318,3 +321,80 @@ def test_data_of_wrong_width():
         net.fit(x, y, epochs=1, validation_data=(x, y))
     with pytest.raises(ValueError, match="0..2"):
         net.evaluate(blobs(4)[0], np.array([0, 1, 2, 3]))
+
+
+# -- the engine agrees with the algorithm written out in notebook 09 -------------------------
+
+NOTEBOOK_09 = Path(__file__).resolve().parents[1] / "notebooks" / "09_self_scaling_idea.ipynb"
+
+
+@pytest.fixture(scope="module")
+def written_out() -> dict:
+    """The notebook's own algorithm cells (tagged ``algorithm``), run as a module."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK_09, as_version=4)
+    cells = [c.source for c in nb.cells if "algorithm" in c.metadata.get("tags", [])]
+    assert len(cells) >= 5, "notebook 09 lost its algorithm cells (tag: algorithm)"
+    namespace = {"np": np}
+    exec(compile("\n\n".join(cells), str(NOTEBOOK_09), "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("method,penalty", [("weighted_l1", 1e-3), ("group_sparsity", 1e-2)])
+def test_engine_steps_agree_with_the_written_out_steps(written_out, method, penalty):
+    """From the same weights and the same (single) batch, five Adam steps agree to float32."""
+    x, y = blobs(64)
+    net = small_net(regularization=method, penalty=penalty, learning_rate=1e-2, jit_compile=False)
+    layers = [(k.astype(np.float64), b.astype(np.float64)) for k, b in net.get_weights()]
+    state = {"t": 0}
+    for _ in range(5):
+        _, grads = written_out["loss_and_grads"](layers, x.astype(np.float64), y, penalty, method)
+        layers = written_out["adam_step"](layers, grads, state, 1e-2)
+        net.train_epoch(x, y, batch_size=len(x))
+    for (k, b), (k_net, b_net) in zip(layers, net.get_weights(), strict=True):
+        np.testing.assert_allclose(k_net, k, atol=1e-5)
+        np.testing.assert_allclose(b_net, b, atol=1e-5)
+    assert net.iterations == state["t"] == 5
+
+
+@pytest.mark.parametrize("method,penalty", [("weighted_l1", 1e-3), ("group_sparsity", 1e-2)])
+def test_written_out_penalty_gradient_matches_finite_differences(written_out, method, penalty):
+    rng = np.random.default_rng(1)
+    w, b = rng.normal(size=(4, 6)), rng.normal(size=6)
+    w[:, 2], b[2] = 0.0, 0.0  # a dead neuron: group sparsity's kink
+    value, d_w, d_b = written_out["penalty_and_grads"](w, b, penalty, method)
+    library = float(SelfScalingRegularizer(penalty, method)(np.vstack([w, b]).astype("float32")))
+    assert value == pytest.approx(library, rel=1e-5)
+    assert np.isfinite(d_w).all() and not d_w[:, 2].any()
+    h = 1e-6
+    for i, j in [(0, 0), (3, 5), (1, 4)]:
+        nudge = np.zeros_like(w)
+        nudge[i, j] = h
+        up = written_out["penalty_and_grads"](w + nudge, b, penalty, method)[0]
+        down = written_out["penalty_and_grads"](w - nudge, b, penalty, method)[0]
+        assert d_w[i, j] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-9)
+
+
+def test_engine_follows_the_written_out_trajectory(written_out):
+    """Same data and starting weights: sizes and accuracy agree within notebook 09's tolerance."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(1600, noise=0.2, random_state=0)
+    x = x.astype("float32")
+    x_train, y_train, x_val, y_val = x[400:], y[400:], x[:400], y[:400]
+    net = SelfScalingNet([2, 64, 64, 2], regularization="group_sparsity", penalty=0.03,
+                         learning_rate=3e-3, optimizer_state="reset", seed=0)
+    start = [(k.astype(np.float64), b.astype(np.float64)) for k, b in net.get_weights()]
+    _, plain = written_out["self_scaling_fit"](
+        start, x_train, y_train, x_val, y_val, epochs=8, strength=0.03, method="group_sparsity",
+        lr=3e-3, multiplier=2.0, min_new=4, seed=0)
+    engine = net.fit(x_train, y_train, epochs=8, validation_data=(x_val, y_val),
+                     min_new_neurons=4, penalty_multiplier=2.0, verbose=0)
+    assert [r["sizes_after_grow"][0] - r["sizes_before_grow"][0] for r in plain[:1]] == \
+           [r["sizes_after_grow"][0] - r["sizes_before_grow"][0] for r in engine[:1]]
+    gap = np.mean([abs(sum(a["sizes_after_prune"]) - sum(b["sizes_after_prune"]))
+                   for a, b in zip(plain, engine, strict=True)])
+    assert gap <= 15, f"sizes differ by {gap:.1f} neurons per epoch on average"
+    assert abs(plain[-1]["val_accuracy"] - engine[-1]["val_accuracy"]) <= 0.03
+    assert engine[-1]["val_accuracy"] >= 0.8 and sum(net.hidden_sizes) < 64  # both learned, shrank

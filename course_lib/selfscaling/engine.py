@@ -1,0 +1,295 @@
+"""The fast training engine: one compiled Keras model that survives grow and prune.
+
+:class:`~course_lib.selfscaling.SelfScalingNet` keeps the network's state (weights, Adam's
+moments, the step counter) in NumPy arrays, and grow and prune are plain array operations on
+it. :class:`KerasEngine` trains that state one epoch at a time, fast:
+
+- **spare capacity**: each hidden layer of the Keras model is built a little wider than
+  needed (``capacity_headroom``, 10% by default); the live neurons come first and a
+  non-trainable mask switches the spare ones off. Grow and prune change *values*, never
+  shapes or variables, so one compiled training step serves many epochs; a new model (and a
+  new compile) comes only when a layer outgrows its capacity or wastes more than 25% of it;
+- **XLA where it pays**: ``jit_compile="auto"`` compiles the step with XLA, which fuses Adam's
+  and the penalty's many small element-wise operations, when an epoch is big enough to repay
+  the few seconds of compiling (training images x weights >= 1e10);
+- **Adam's state through public API**: before each epoch the state is copied into the model's
+  variables and into Adam's slot variables (zero-padded), after ``model.fit`` the live part is
+  read back. Whether the moments survive a grow or prune is the network's policy
+  (``optimizer_state``), not the engine's.
+
+It computes what the plain loop in notebook 09 writes out (forward, cross-entropy plus
+penalty, gradients, Adam update); ``tests/test_selfscaling.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+from keras import ops
+
+from course_lib.selfscaling.checks import check_non_negative, check_sizes
+from course_lib.selfscaling.penalties import SelfScalingRegularizer
+
+if TYPE_CHECKING:
+    from course_lib.selfscaling.network import SelfScalingNet
+
+JIT_CHOICES = (True, False, "auto")
+XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles with XLA
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class PenalizedDense(keras.layers.Layer):
+    """A dense layer whose penalty sees the bias as an extra row of the kernel.
+
+    The penalty is added with ``self.add_loss`` inside ``call``, so Keras adds it to the
+    training loss of a compiled ``model.fit``. Its strength lives in a non-trainable
+    variable (``penalty``), and a non-trainable ``mask`` (1 = live neuron, 0 = spare
+    capacity) multiplies the outputs: both can change between epochs without retracing.
+    A masked neuron with zero weights gets zero gradients, so it stays exactly zero.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        regularizer: SelfScalingRegularizer | None = None,
+        kernel_initializer="lecun_normal",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation = keras.activations.get(activation)
+        self.regularizer = regularizer
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_shape[-1], self.units), initializer=self.kernel_initializer
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer=self.bias_initializer
+        )
+        self.mask = self.add_weight(
+            name="mask", shape=(self.units,), initializer="ones", trainable=False
+        )
+        if self.regularizer is not None:
+            self.penalty = self.add_weight(
+                name="penalty", shape=(), trainable=False,
+                initializer=keras.initializers.Constant(self.regularizer.penalty),
+            )
+
+    def call(self, inputs):
+        if self.regularizer is not None:
+            # == self.regularizer(concat([kernel, bias[None]])), without copying the kernel
+            self.add_loss(self.regularizer.on_layer(self.kernel, self.bias, self.penalty))
+        return self.activation(ops.matmul(inputs, self.kernel) + self.bias) * self.mask
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=keras.activations.serialize(self.activation),
+            regularizer=None if self.regularizer is None else self.regularizer.get_config(),
+        )
+        return config
+
+
+def pad(a: np.ndarray, shape) -> np.ndarray:
+    """``a`` in the leading corner of a zero array of ``shape`` (spare capacity is zero).
+
+    >>> pad(np.ones((1, 2)), (2, 3)).tolist()
+    [[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    out = np.zeros(tuple(shape), dtype="float32")
+    out[tuple(slice(0, n) for n in a.shape)] = a
+    return out
+
+
+@dataclass
+class CompiledModel:
+    """One compiled Keras model with spare capacity, and what it was built for."""
+
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    dense: list  # the PenalizedDense layers, output layer last
+    capacity: list[int]  # hidden widths the model was built with (>= the live sizes)
+    regularize: bool  # whether the hidden layers carry the penalty
+    xla: bool  # whether the training step is compiled with XLA
+    n_samples: int  # training-set size the XLA choice was made for
+
+
+class KerasEngine:
+    """Trains a :class:`SelfScalingNet`'s state, one compiled ``model.fit`` epoch at a time.
+
+    ``jit_compile``: ``True``, ``False`` or ``"auto"`` (XLA when an epoch repays the compile);
+    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built.
+
+    >>> KerasEngine(jit_compile="auto").builds
+    0
+    """
+
+    def __init__(self, jit_compile: bool | str = "auto", capacity_headroom: float = 1.1):
+        if jit_compile not in JIT_CHOICES:
+            raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}.")
+        headroom = check_non_negative("capacity_headroom", capacity_headroom)
+        if headroom < 1:
+            raise ValueError(f"capacity_headroom must be >= 1, got {capacity_headroom!r}.")
+        self.jit_compile = jit_compile
+        self.capacity_headroom = headroom
+        self.builds = 0  # how many training models were built (and compiled)
+        self.current: CompiledModel | None = None
+
+    @property
+    def xla(self) -> bool:
+        """Whether the current training model uses XLA (False before any training)."""
+        return self.current is not None and self.current.xla
+
+    def uses_xla_for(self, net: SelfScalingNet, n_samples: int) -> bool:
+        """The XLA choice for training ``net`` on ``n_samples`` images."""
+        if self.jit_compile != "auto":
+            return self.jit_compile
+        weights = sum(lay.kernel.size + lay.bias.size for lay in net.layers)
+        return n_samples * weights >= XLA_WORK_LIMIT
+
+    def train_epoch(self, net: SelfScalingNet, x, y, batch_size: int = 32) -> dict:
+        """One epoch of ``model.fit`` on ``net``'s state; returns its logs (running averages)."""
+        model = self.sync(net, len(x)).model
+        logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+        self.pull(net)
+        return {k: float(v[-1]) for k, v in logs.history.items()}
+
+    def fits(self, net: SelfScalingNet, n_samples: int) -> bool:
+        """Can the current model train ``net`` as it is now, without wasting much capacity?"""
+        current = self.current
+        if current is None:
+            return False
+        # the XLA choice is revisited only for new data (e.g. the next phase), so sizes
+        # hovering around the "auto" limit do not flip it every epoch
+        same_xla = current.n_samples == n_samples or current.xla == self.uses_xla_for(net, n_samples)
+        return current.regularize == net.regularize and same_xla and all(
+            n <= cap and cap - n <= max(16, 0.25 * cap)
+            for n, cap in zip(net.hidden_sizes, current.capacity, strict=True)
+        )
+
+    def build(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
+        """A compiled Keras model with spare capacity for ``net``'s current sizes."""
+        # rounded up to a multiple of 8 (friendlier to vectorized kernels), unless the
+        # headroom is 1: exactly the live sizes
+        capacity = [n if self.capacity_headroom == 1 else 8 * math.ceil(n * self.capacity_headroom / 8)
+                    for n in net.hidden_sizes]
+        widths = [net.layer_sizes[0]] + capacity + [net.layer_sizes[-1]]
+        reg = SelfScalingRegularizer(net.penalty, net.regularization) if net.regularize else None
+        inputs = keras.Input((widths[0],))
+        x = inputs
+        dense = []
+        for i, units in enumerate(widths[1:]):
+            last = i == len(widths) - 2
+            layer = PenalizedDense(
+                units,
+                activation=None if last else net.activation,
+                regularizer=None if last else reg,
+                kernel_initializer="zeros",
+                name=f"dense_{i}",
+            )
+            x = layer(x)
+            dense.append(layer)
+        model = keras.Model(inputs, x)
+        xla = self.uses_xla_for(net, n_samples)
+        optimizer = keras.optimizers.Adam(learning_rate=net.learning_rate)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce"),
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            ],
+            jit_compile=xla,
+        )
+        optimizer.build([v for layer in dense for v in (layer.kernel, layer.bias)])
+        self.builds += 1
+        return CompiledModel(model, optimizer, dense, capacity, net.regularize, xla, n_samples)
+
+    def slots(self, layer: PenalizedDense):
+        """Per trainable variable of ``layer``: (variable, Adam momentum, Adam velocity).
+
+        Public API only: ``optimizer.variables``, and the name Keras documents for a slot made
+        by ``Optimizer.add_variable_from_reference``, ``<variable path, "/" as "_">_<slot>``.
+        """
+        slots = {v.name: v for v in self.current.optimizer.variables}
+        for var in (layer.kernel, layer.bias):
+            prefix = var.path.replace("/", "_")
+            names = (f"{prefix}_momentum", f"{prefix}_velocity")
+            if not all(name in slots for name in names):
+                raise RuntimeError(
+                    f"Adam has no slot variables named {names} for {var.path!r} (Keras "
+                    f"{keras.__version__}); the course supports Keras 3.13 or newer within 3.x."
+                )
+            yield var, slots[names[0]], slots[names[1]]
+
+    def sync(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
+        """Make the training model hold ``net``'s state (building a new model if needed)."""
+        if not self.fits(net, n_samples):
+            self.current = self.build(net, n_samples)
+        current = self.current
+        for i, layer in enumerate(current.dense):
+            arrays = (net.layers[i].kernel, net.layers[i].bias)
+            for (var, m, v), a, a_m, a_v in zip(self.slots(layer), arrays, net.moments[i],
+                                                 net.velocities[i], strict=True):
+                var.assign(pad(a, var.shape))
+                m.assign(pad(a_m, m.shape))
+                v.assign(pad(a_v, v.shape))
+            live = net.layers[i].bias.shape[0]
+            layer.mask.assign((np.arange(layer.units) < live).astype("float32"))
+            if layer.regularizer is not None:
+                layer.penalty.assign(net.penalty)
+        current.optimizer.iterations.assign(net.iterations)
+        return current
+
+    def pull(self, net: SelfScalingNet) -> None:
+        """Read the live part of the weights and Adam's moments back into ``net``."""
+        for i, layer in enumerate(self.current.dense):
+            n_in, n_out = net.layers[i].kernel.shape
+            cut = ((slice(0, n_in), slice(0, n_out)), (slice(0, n_out),))
+            (kv, km, kvel), (bv, bm, bvel) = self.slots(layer)
+            net.layers[i].kernel = np.array(kv.numpy()[cut[0]])
+            net.layers[i].bias = np.array(bv.numpy()[cut[1]])
+            net.moments[i] = [np.array(km.numpy()[cut[0]]), np.array(bm.numpy()[cut[1]])]
+            net.velocities[i] = [np.array(kvel.numpy()[cut[0]]), np.array(bvel.numpy()[cut[1]])]
+        net.iterations = int(self.current.optimizer.iterations.numpy())
+        net.weights_changed()
+
+
+def static_model(
+    layer_sizes: Sequence[int],
+    *,
+    activation: str = "selu",
+    kernel_initializer: str = "lecun_normal",
+    learning_rate: float = 2e-4,
+    jit_compile: bool | str = False,
+) -> keras.Model:
+    """A plain compiled Keras MLP with exactly these sizes (logits out, loss from logits).
+
+    ``jit_compile=False`` by default, which is also what Keras's own default (``"auto"``)
+    picks on a machine without a GPU; pass ``True`` for XLA.
+    """
+    sizes = check_sizes(layer_sizes)
+    model = keras.Sequential(
+        [keras.Input((sizes[0],))]
+        + [keras.layers.Dense(n, activation=activation, kernel_initializer=kernel_initializer)
+           for n in sizes[1:-1]]
+        + [keras.layers.Dense(sizes[-1], kernel_initializer=kernel_initializer)]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )
+    return model

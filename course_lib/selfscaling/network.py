@@ -1,0 +1,418 @@
+"""A self-scaling network's state, and the algorithm: grow, train, prune, adapt the penalty.
+
+:class:`SelfScalingNet` owns the weights, Adam's moments and the neurons' ids as NumPy arrays.
+Growing and pruning are array operations here; :meth:`SelfScalingNet.fit` runs the
+self-scaling epochs (penalty schedule, grow, one training epoch, prune) and hands the training
+epoch itself to the fast engine (:mod:`course_lib.selfscaling.engine`). Notebook 09 writes the
+same algorithm out in plain code, cell by cell.
+
+Optimizer-state policy on structure changes (``optimizer_state``):
+
+- ``"carry"`` (default): Adam's first and second moments of every surviving weight are
+  carried over unchanged (rows/columns of pruned neurons are dropped); weights of newly
+  grown neurons start with zero moments; the step counter continues.
+- ``"reset"``: every structure change (grow or prune) starts Adam afresh: zero moments,
+  step counter 0 (what the 2021 code did, by replacing its variables every epoch).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from course_lib.selfscaling.checks import check_method, check_non_negative, check_sizes
+from course_lib.selfscaling.engine import KerasEngine
+from course_lib.selfscaling.penalties import neuron_magnitudes
+
+OPTIMIZER_STATES = ("carry", "reset")
+
+
+def _take(a: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """``np.take`` along ``axis`` where index -1 means "a new entry": filled with zeros."""
+    out = np.take(a, np.maximum(index, 0), axis=axis)
+    new = index < 0
+    if new.any():
+        sl = [slice(None)] * a.ndim
+        sl[axis] = new
+        out[tuple(sl)] = 0
+    return out
+
+
+@dataclass
+class LayerState:
+    """One layer's weights: ``kernel`` (inputs, neurons) and ``bias`` (neurons,)."""
+
+    kernel: np.ndarray
+    bias: np.ndarray
+
+
+class SelfScalingNet:
+    """A dense classifier whose hidden layers grow and prune their own neurons.
+
+    Parameters
+    ----------
+    layer_sizes : input width, hidden sizes..., number of classes, e.g. ``[3072, 300, 10]``.
+    regularization : ``"weighted_l1"`` or ``"group_sparsity"``; the output layer is never
+        penalized.
+    penalty : the penalty strength (``>= 0``).
+    threshold : pruning threshold; also the scale of newly grown weights.
+    optimizer_state : ``"carry"`` or ``"reset"``, see the module docstring.
+    jit_compile : ``True`` compiles the training step with XLA, which fuses the penalty and
+        Adam's many small element-wise operations (about 1.5x faster per epoch on a CPU for
+        400-wide layers) but costs a compile of a few seconds whenever a new training model
+        is built. ``"auto"`` (default) uses XLA when an epoch is large enough to repay that:
+        training images x weights >= 1e10 (e.g. 8,400 CIFAR images at 4 x 400 neurons).
+    capacity_headroom : how much wider than needed (>= 1) the training model is built, so
+        that grow/prune rarely force a new model and a new compile.
+
+    The output layer gives logits; the loss is cross-entropy computed from logits.
+
+    >>> net = SelfScalingNet([4, 3, 2], seed=0)
+    >>> net.grow(min_new_neurons=2)
+    [5]
+    >>> net.prune(threshold=1e-3)   # the two new neurons start far below the threshold
+    [3]
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        *,
+        activation: str = "selu",
+        regularization: str = "weighted_l1",
+        penalty: float = 1e-6,
+        threshold: float = 1e-3,
+        kernel_initializer: str = "lecun_normal",
+        bias_initializer: str = "zeros",
+        learning_rate: float = 2e-4,
+        optimizer_state: str = "carry",
+        jit_compile: bool | str = "auto",
+        capacity_headroom: float = 1.1,
+        seed: int | None = None,
+    ):
+        sizes = check_sizes(layer_sizes)
+        self.activation = activation
+        self.regularization = check_method(regularization)
+        self.penalty = check_non_negative("penalty", penalty)
+        self.threshold = check_non_negative("threshold", threshold)
+        self.learning_rate = check_non_negative("learning_rate", learning_rate)
+        if optimizer_state not in OPTIMIZER_STATES:
+            raise ValueError(
+                f"Unknown optimizer_state {optimizer_state!r}; choose one of "
+                f"{', '.join(OPTIMIZER_STATES)}."
+            )
+        self.optimizer_state = optimizer_state
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        # the fast training engine (course_lib.selfscaling.engine); the state stays here
+        self.engine = KerasEngine(jit_compile, capacity_headroom)
+        self.regularize = True
+        self.history: list[dict] = []
+        self._seed = keras.random.SeedGenerator(seed) if seed is not None else None
+        self.layers = [
+            LayerState(self._init(kernel_initializer, (n_in, n_out)),
+                        self._init(bias_initializer, (n_out,)))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
+        # Adam's moments, one (momentum, velocity) pair per kernel and bias, same shapes.
+        self.moments = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
+        self.velocities = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
+        self.iterations = 0
+        # Every hidden neuron gets a lasting id, so plots can follow it across grow/prune.
+        self.neuron_ids = [np.arange(n) for n in sizes[1:-1]]
+        self._next_id = [n for n in sizes[1:-1]]
+        # Per epoch, after training and before pruning: (ids, magnitudes) per hidden layer.
+        self.neuron_log: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        self._val_cache: tuple | None = None
+        self._version = 0
+
+    # -- small accessors ------------------------------------------------------
+    def _init(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        init = keras.initializers.get(name)
+        if self._seed is not None and hasattr(init, "seed"):
+            init.seed = self._seed
+        return np.array(init(shape, dtype="float32"))  # a writable copy
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [self.layers[0].kernel.shape[0]] + [lay.kernel.shape[1] for lay in self.layers]
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        return self.layer_sizes[1:-1]
+
+    def get_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Copies of every layer's (kernel, bias)."""
+        return [(lay.kernel.copy(), lay.bias.copy()) for lay in self.layers]
+
+    def neuron_magnitudes(self) -> list[np.ndarray]:
+        """Per hidden layer: each neuron's largest incoming |weight| or |bias|."""
+        return [neuron_magnitudes(lay.kernel, lay.bias) for lay in self.layers[:-1]]
+
+    def set_penalty(self, penalty: float) -> None:
+        self.penalty = check_non_negative("penalty", penalty)
+
+    @property
+    def engine_builds(self) -> int:
+        """How many training models the engine built (and compiled) so far."""
+        return self.engine.builds
+
+    @property
+    def uses_xla(self) -> bool:
+        """Whether the current training model is compiled with XLA (False before any training)."""
+        return self.engine.xla
+
+    def weights_changed(self) -> None:
+        """Tell the network its weights changed outside grow/prune (the engine trained them)."""
+        self._version += 1
+
+    def _changed(self) -> None:
+        self._version += 1
+        if self.optimizer_state == "reset":
+            for store in (self.moments, self.velocities):
+                for pair in store:
+                    pair[:] = [np.zeros_like(a) for a in pair]
+            self.iterations = 0
+
+    # -- structure changes ----------------------------------------------------
+    def _remap(self, maps: list[np.ndarray]) -> None:
+        """Apply one index map per hidden layer (-1 = new neuron) to weights and moments.
+
+        New neurons get zero weights and zero moments here; :meth:`grow` fills the weights.
+        """
+        n_in = np.arange(self.layers[0].kernel.shape[0])
+        ins = [n_in] + maps
+        outs = maps + [np.arange(self.layers[-1].kernel.shape[1])]
+        for i, lay in enumerate(self.layers):
+            r, c = ins[i], outs[i]
+            kernel = _take(_take(lay.kernel, r, 0), c, 1)
+            bias = _take(lay.bias, c, 0)
+            lay.kernel, lay.bias = kernel, bias
+            for store in (self.moments, self.velocities):
+                k, b = store[i]
+                store[i] = [_take(_take(k, r, 0), c, 1), _take(b, c, 0)]
+        for i, m in enumerate(maps):
+            ids = _take(self.neuron_ids[i], m, 0)
+            n_new = int((m < 0).sum())
+            ids[m < 0] = np.arange(self._next_id[i], self._next_id[i] + n_new)
+            self._next_id[i] += n_new
+            self.neuron_ids[i] = ids
+        self._changed()
+
+    def grow(
+        self,
+        fraction: float = 0.2,
+        min_new_neurons: int = 5,
+        scaling_factor: float | None = None,
+    ) -> list[int]:
+        """Add ``max(min_new_neurons, int(units * fraction))`` neurons to every hidden layer.
+
+        New incoming and outgoing weights are the initializer's values times
+        ``scaling_factor`` (default: the pruning threshold), new biases come from the bias
+        initializer, so outputs barely change. Returns the new hidden sizes.
+        """
+        fraction = check_non_negative("fraction", fraction)
+        scale = self.threshold if scaling_factor is None else check_non_negative(
+            "scaling_factor", scaling_factor)
+        if isinstance(min_new_neurons, bool) or int(min_new_neurons) < 0:
+            raise ValueError(f"min_new_neurons must be an integer >= 0, got {min_new_neurons!r}.")
+        sizes = self.layer_sizes
+        adds = [max(int(min_new_neurons), int(n * fraction)) for n in sizes[1:-1]]
+        maps = [np.concatenate([np.arange(n), -np.ones(a, dtype=int)]) for n, a in zip(sizes[1:-1], adds, strict=True)]
+        new_sizes = [sizes[0]] + [n + a for n, a in zip(sizes[1:-1], adds, strict=True)] + [sizes[-1]]
+        self._remap(maps)
+        for i, lay in enumerate(self.layers):
+            n_in, n_out = new_sizes[i], new_sizes[i + 1]
+            if i < len(adds) and adds[i]:  # new columns of this hidden layer
+                full = self._init(self.kernel_initializer, (n_in, n_out))
+                lay.kernel[:, -adds[i]:] = full[:, -adds[i]:] * scale
+                lay.bias[-adds[i]:] = self._init(self.bias_initializer, (n_out,))[-adds[i]:]
+            if i > 0 and adds[i - 1]:  # new rows: outgoing weights of the previous layer's new neurons
+                full = self._init(self.kernel_initializer, (n_in, n_out))
+                lay.kernel[-adds[i - 1]:, :] = full[-adds[i - 1]:, :] * scale
+        return self.hidden_sizes
+
+    def prune(self, threshold: float | None = None) -> list[int]:
+        """Remove hidden neurons whose largest incoming |weight| or |bias| is below ``threshold``.
+
+        A layer is never pruned to zero: if every neuron is below the threshold, the
+        strongest one stays. Returns the new hidden sizes.
+        """
+        threshold = self.threshold if threshold is None else check_non_negative(
+            "threshold", threshold)
+        maps = []
+        for mag in self.neuron_magnitudes():
+            keep = np.flatnonzero(mag >= threshold)
+            if keep.size == 0:
+                keep = np.array([int(np.argmax(mag))])
+            maps.append(keep)
+        if any(len(m) != n for m, n in zip(maps, self.hidden_sizes, strict=True)):
+            self._remap(maps)
+        return self.hidden_sizes
+
+    @property
+    def keras_model(self) -> keras.Model:
+        """A plain Keras model (Dense layers, logits out) of exactly the current sizes,
+        holding a copy of the current weights; for inspection, export or inference."""
+        sizes = self.layer_sizes
+        inputs = keras.Input((sizes[0],))
+        x = inputs
+        for i, lay in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            layer = keras.layers.Dense(sizes[i + 1], activation=None if last else self.activation,
+                                       name=f"dense_{i}")
+            x = layer(x)
+            layer.set_weights([lay.kernel, lay.bias])
+        return keras.Model(inputs, x)
+
+    # -- inference ------------------------------------------------------------
+    def _check_x(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.layer_sizes[0]:
+            raise ValueError(
+                f"data of shape {x.shape} does not fit the first layer: expected "
+                f"(N, {self.layer_sizes[0]}); flatten images first (course_lib.flatten)."
+            )
+        return x
+
+    def _check_y(self, y) -> np.ndarray:
+        y = np.asarray(y).reshape(-1)
+        n = self.layer_sizes[-1]
+        if not np.issubdtype(y.dtype, np.integer) or (y.size and (y.min() < 0 or y.max() >= n)):
+            raise ValueError(f"labels must be integers in 0..{n - 1}, got {y.dtype} {y[:5]}...")
+        return y.astype(np.int64)
+
+    def logits(self, x, batch_size: int = 2048) -> np.ndarray:
+        """Output logits for ``x`` (N, inputs), computed from the current state."""
+        x = self._check_x(x)
+        act = keras.activations.get(self.activation)
+        out = []
+        for start in range(0, len(x), batch_size):
+            h = x[start:start + batch_size]
+            for i, lay in enumerate(self.layers):
+                h = ops.matmul(h, lay.kernel) + lay.bias
+                if i < len(self.layers) - 1:
+                    h = act(h)
+            out.append(np.asarray(h))
+        return np.concatenate(out) if out else np.zeros((0, self.layer_sizes[-1]), np.float32)
+
+    def evaluate(self, x, y) -> tuple[float, float]:
+        """(cross-entropy from logits, accuracy) without the penalty."""
+        y = self._check_y(y)
+        z = self.logits(x).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = float(-log_p[np.arange(len(y)), y].mean())
+        return loss, float((z.argmax(axis=1) == y).mean())
+
+    def _val(self, x_val, y_val) -> tuple[float, float]:
+        key = (self._version, id(x_val), len(x_val))
+        if self._val_cache is None or self._val_cache[0] != key:
+            self._val_cache = (key, self.evaluate(x_val, y_val))
+        return self._val_cache[1]
+
+    # -- training -------------------------------------------------------------
+    def train_epoch(self, x, y, batch_size: int = 32) -> dict:
+        """One training epoch by the engine; returns its logs (running averages)."""
+        return self.engine.train_epoch(self, x, y, batch_size)
+
+    def fit(
+        self,
+        x,
+        y,
+        *,
+        epochs: int,
+        validation_data: tuple,
+        self_scaling_epochs: int | None = None,
+        batch_size: int = 32,
+        min_new_neurons: int = 5,
+        growth_fraction: float = 0.2,
+        penalty_multiplier: float = 1.0,
+        stall_coefficient: float = 1.0,
+        phase: str = "",
+        verbose: int = 1,
+    ) -> list[dict]:
+        """Train ``epochs`` epochs, the first ``self_scaling_epochs`` of them self-scaling.
+
+        Returns this call's per-epoch records (also appended to ``self.history``):
+        hidden sizes before growth, after growth and after pruning, train loss/accuracy
+        (running averages during the epoch, like Keras), validation loss/accuracy after
+        the epoch, the penalty used and the epoch's seconds.
+        """
+        x = self._check_x(x)
+        y = self._check_y(y)
+        x_val = self._check_x(validation_data[0])
+        y_val = self._check_y(validation_data[1])
+        if isinstance(epochs, bool) or int(epochs) < 0:
+            raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}.")
+        scaling_epochs = epochs if self_scaling_epochs is None else int(self_scaling_epochs)
+        multiplier = check_non_negative("penalty_multiplier", penalty_multiplier)
+        coefficient = check_non_negative("stall_coefficient", stall_coefficient)
+        best, stalled = np.inf, False
+        records = []
+        for epoch in range(int(epochs)):
+            start = time.perf_counter()
+            scaling = epoch < scaling_epochs
+            before = grown = self.hidden_sizes
+            if scaling:
+                self.regularize = True
+                val_loss, _ = self._val(x_val, y_val)
+                if val_loss >= best * coefficient:
+                    if not stalled:
+                        self.set_penalty(self.penalty * multiplier)
+                        stalled = True
+                else:
+                    best, stalled = val_loss, False
+                grown = self.grow(growth_fraction, min_new_neurons)
+            else:
+                self.regularize = False  # the penalty is dropped: plain training from here
+            builds = self.engine_builds
+            logs = self.train_epoch(x, y, batch_size)
+            self.neuron_log.append(
+                [(ids.copy(), mag) for ids, mag in zip(self.neuron_ids, self.neuron_magnitudes(),
+                                                      strict=True)])
+            pruned = self.prune() if scaling else self.hidden_sizes
+            val_loss, val_acc = self._val(x_val, y_val)
+            record = {
+                "phase": phase,
+                "epoch": len(self.history) + 1,
+                "self_scaling": scaling,
+                "sizes_before_grow": before,
+                "sizes_after_grow": grown,
+                "sizes_after_prune": pruned,
+                "loss": logs["ce"],
+                "total_loss": logs["loss"],
+                "accuracy": logs["accuracy"],
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "penalty": self.penalty if scaling else 0.0,
+                "seconds": time.perf_counter() - start,
+                "new_engine": self.engine_builds > builds,
+            }
+            self.history.append(record)
+            records.append(record)
+            if verbose:
+                print(
+                    f"{phase + ' ' if phase else ''}epoch {record['epoch']:3d}: "
+                    f"sizes {before} -> {grown} -> {pruned} (total {sum(pruned)}); "
+                    f"loss {record['loss']:.3f} acc {record['accuracy']:.3f} "
+                    f"val_loss {val_loss:.3f} val_acc {val_acc:.3f} "
+                    f"penalty {record['penalty']:.2g} ({record['seconds']:.1f} s)"
+                )
+        return records
+
+
+def history_column(history: Sequence[dict], key: str) -> np.ndarray:
+    """One column of a history as an array; sizes give shape (epochs, hidden layers).
+
+    >>> history_column([{"val_loss": 1.0}, {"val_loss": 0.5}], "val_loss").tolist()
+    [1.0, 0.5]
+    """
+    if history and key not in history[0]:
+        raise ValueError(f"history has no column {key!r}; it has {sorted(history[0])}.")
+    return np.array([h[key] for h in history])
