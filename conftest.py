@@ -19,6 +19,9 @@ import pytest
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Results notebooks hand to each other (notebook 10 -> 11) go to a folder of this test run,
+# never into the user's own cache: tests write only into the repo, the temp folder and the venv.
+os.environ.setdefault("COURSE_CACHE_DIR", tempfile.mkdtemp(prefix="course_cache_"))
 _DATA_LOG = Path(tempfile.gettempdir()) / f"course_data_log_{os.getpid()}.tsv"
 os.environ["COURSE_DATA_LOG"] = str(_DATA_LOG)
 _DATA_LOG.unlink(missing_ok=True)

@@ -398,3 +398,64 @@ def test_engine_follows_the_written_out_trajectory(written_out):
     assert gap <= 15, f"sizes differ by {gap:.1f} neurons per epoch on average"
     assert abs(plain[-1]["val_accuracy"] - engine[-1]["val_accuracy"]) <= 0.03
     assert engine[-1]["val_accuracy"] >= 0.8 and sum(net.hidden_sizes) < 64  # both learned, shrank
+
+
+# -- results handed from notebook 10 to notebook 11 ---------------------------------------
+
+
+@pytest.fixture
+def handoff(tmp_path, monkeypatch):
+    from course_lib.selfscaling import drift
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    data = drift.drift_data(n_train=300, n_test=50, source="standin", verbose=False)
+    configs = drift.drift_configs(fast=True)
+    key = drift.drift_results_key(configs, data, mode_name="fast", seed=42, min_new_neurons=10)
+    return drift, data, configs, key
+
+
+def test_handoff_round_trip_in_the_users_cache(handoff, tmp_path):
+    drift, _, _, key = handoff
+    path = drift.drift_results_path("fast", 42)
+    assert (tmp_path / "cache") in path.parents
+    results = {"weighted L1 1e-6": {"hidden_sizes": [3, 4], "test_accuracy": 0.5}}
+    drift.save_drift_results(path, results, key)
+    assert drift.load_drift_results(path, key) == results
+    assert drift.load_drift_results(path.with_name("none.json"), key) is None
+
+
+@pytest.mark.parametrize("change", ["seed", "data", "code", "configs", "mode"])
+def test_handoff_refuses_stale_results(handoff, change):
+    drift, data, configs, key = handoff
+    path = drift.drift_results_path("fast", 42)
+    drift.save_drift_results(path, {"x": {}}, key)
+    other = dict(key)
+    if change == "seed":
+        other["seed"] = 7
+    elif change == "data":  # e.g. the real CIFAR-10 instead of the stand-in
+        other["data"] = drift.drift_data(n_train=300, n_test=50, source="standin", seed=1,
+                                         verbose=False).fingerprint
+        assert other["data"] != key["data"]
+    elif change == "code":
+        other["code"] = "0" * 12
+    elif change == "configs":
+        other["configs"] = key["configs"][:1]
+    else:
+        other["mode"] = "full"
+    with pytest.raises(drift.StaleResultsError, match=f"different {change}.*Run notebook 10 again"):
+        drift.load_drift_results(path, other)
+
+
+def test_handoff_refuses_a_foreign_file(handoff, monkeypatch):
+    import os
+
+    drift, _, _, key = handoff
+    path = drift.drift_results_path("fast", 42)
+    drift.save_drift_results(path, {}, key)
+    path.write_text("{not json")
+    with pytest.raises(drift.StaleResultsError, match="not a results file"):
+        drift.load_drift_results(path, key)
+    if hasattr(os, "getuid"):
+        monkeypatch.setattr(os, "getuid", lambda: os.stat(path).st_uid + 1)
+        with pytest.raises(drift.StaleResultsError, match="belongs to another user"):
+            drift.load_drift_results(path, key)

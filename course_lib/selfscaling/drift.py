@@ -8,8 +8,12 @@ results that notebook 10 hands to notebook 11, and the static twin it is compare
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-import tempfile
+import os
+import platform
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,23 +99,89 @@ def drift_summary(config: DriftConfig, net: SelfScalingNet, data: DriftData) -> 
     }
 
 
+class StaleResultsError(RuntimeError):
+    """Saved results that do not belong to this run (other settings, data, code or user)."""
+
+
+def results_dir() -> Path:
+    """This user's folder for results handed from one notebook to the next.
+
+    ``COURSE_CACHE_DIR`` if set, else the platform's per-user cache folder (``~/.cache`` or
+    ``$XDG_CACHE_HOME`` on Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on
+    Windows), in a ``course_lib`` subfolder. Never a shared temporary folder.
+    """
+    if os.environ.get("COURSE_CACHE_DIR"):
+        return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "course_lib"
+
+
+def code_version() -> str:
+    """A digest of the self-scaling code: results made by other code are stale."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def drift_results_key(configs: Sequence[DriftConfig], data: DriftData, *, mode_name: str,
+                      seed: int, min_new_neurons: int) -> dict:
+    """Everything the drift results depend on; notebook 11 accepts results only for its own."""
+    return {
+        "configs": [dataclasses.asdict(c) for c in configs],
+        "data": data.fingerprint,
+        "mode": mode_name,
+        "seed": int(seed),
+        "min_new_neurons": int(min_new_neurons),
+        "code": code_version(),
+    }
+
+
 def drift_results_path(mode_name: str, seed: int) -> Path:
-    """Where notebook 10 leaves its results for notebook 11 (a temporary folder)."""
-    return Path(tempfile.gettempdir()) / "course_selfscaling" / f"drift_{mode_name}_seed{seed}.json"
+    """Where notebook 10 leaves its results for notebook 11 (this user's cache folder)."""
+    return results_dir() / "selfscaling" / f"drift_{mode_name}_seed{seed}.json"
 
 
-def save_drift_results(path: Path, results: dict) -> Path:
-    """Save ``{config name: {"hidden_sizes", "val_accuracy", "test_accuracy", ...}}`` as JSON."""
+def save_drift_results(path: Path, results: dict, key: dict) -> Path:
+    """Save ``{config name: summary}`` with the ``key`` it was made for, when and where."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    record = {"key": key, "saved": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+              "host": platform.node(), "results": results}
+    path.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
     return path
 
 
-def load_drift_results(path: Path) -> dict | None:
-    """The saved results, or None when there are none yet."""
+def load_drift_results(path: Path, key: dict) -> dict | None:
+    """The saved results made for exactly ``key``, or None when there are none yet.
+
+    Raises :class:`StaleResultsError`, saying how to regenerate them, for a file made with
+    other settings, data or code, or owned by another user.
+    """
     path = Path(path)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not path.exists():
+        return None
+    fix = (f"Run notebook 10 again with the same mode and seed to regenerate them, or delete "
+           f"{path} and notebook 11 runs the self-scaling networks itself.")
+    if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
+        raise StaleResultsError(f"{path} belongs to another user; refusing to use it. {fix}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        saved_key, results = record["key"], record["results"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StaleResultsError(f"{path} is not a results file of this course ({exc!r}). {fix}") from None
+    differ = sorted(k for k in set(key) | set(saved_key) if key.get(k) != saved_key.get(k))
+    if differ:
+        raise StaleResultsError(
+            f"{path} (saved {record.get('saved', '?')} on {record.get('host', '?')}) was made "
+            f"with a different {', '.join(differ)}; refusing to use it. {fix}"
+        )
+    return results
 
 
 @dataclass
@@ -127,18 +197,23 @@ class DriftData:
     phase2: tuple
     test: tuple
     test_phase1: tuple
+    fingerprint: str = ""  # a digest of the arrays: results made on other data are stale
 
 
 def drift_data(
     *, n_train: int | None = None, n_test: int | None = None, val_fraction: float = 0.1,
-    seed: int = 42, verbose: bool = True,
+    seed: int = 42, verbose: bool = True, **load_options,
 ) -> DriftData:
-    """Load CIFAR-10 and cut it for the drift experiment (see :class:`DriftData`)."""
+    """Load CIFAR-10 and cut it for the drift experiment (see :class:`DriftData`).
+
+    ``load_options`` go to :func:`course_lib.load_cifar10` (e.g. ``source="standin"``).
+    """
     from course_lib.data import flatten, load_cifar10, pick_classes, standardize
 
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}.")
-    (x, y), (x_test, y_test) = load_cifar10(n_train=n_train, n_test=n_test, verbose=verbose)
+    (x, y), (x_test, y_test) = load_cifar10(n_train=n_train, n_test=n_test, verbose=verbose,
+                                               **load_options)
     x, x_test = flatten(x), flatten(x_test)
     y, y_test = y.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(x))
@@ -153,7 +228,22 @@ def drift_data(
         phase2=(x_train, y_train, x_val, y_val),
         test=(x_test, y_test),
         test_phase1=pick_classes(x_test, y_test, drift),
+        fingerprint=fingerprint(x_train, y_train, x_val, y_val, x_test, y_test),
     )
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short digest of arrays: shapes, labels in full, every 97th value of the rest.
+
+    >>> fingerprint(np.zeros(3)) == fingerprint(np.zeros(3)) != fingerprint(np.ones(3))
+    True
+    """
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(a.tobytes() if a.ndim == 1 else a.reshape(-1)[::97].tobytes())
+    return digest.hexdigest()[:16]
 
 
 def run_drift(
