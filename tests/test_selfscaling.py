@@ -459,3 +459,20 @@ def test_handoff_refuses_a_foreign_file(handoff, monkeypatch):
         monkeypatch.setattr(os, "getuid", lambda: os.stat(path).st_uid + 1)
         with pytest.raises(drift.StaleResultsError, match="belongs to another user"):
             drift.load_drift_results(path, key)
+
+
+def test_reference_schedule_keeps_self_scaling_on_and_resets_adam():
+    from course_lib.selfscaling import drift
+
+    data = drift.drift_data(n_train=400, n_test=50, source="standin", verbose=False)
+    small = drift.DriftConfig("tiny", "weighted_l1", 1e-6, 8, phase1_epochs=1, phase2_epochs=4,
+                              phase2_scaling_epochs=2)
+    course = drift.run_drift(small, data, min_new_neurons=2, seed=0, verbose=0)
+    reference = drift.run_drift(drift.reference_schedule(small), data, min_new_neurons=2, seed=0,
+                                verbose=0)
+    flags = lambda net: [r["self_scaling"] for r in net.history]  # noqa: E731
+    assert flags(course) == [True, True, True, False, False]
+    assert flags(reference) == [True] * 5
+    assert reference.optimizer_state == "reset" and course.optimizer_state == "carry"
+    # two phase-2 fit calls: the epoch counter runs on, the stall check restarts
+    assert [r["phase"] for r in reference.history] == ["phase 1"] + ["phase 2"] * 4

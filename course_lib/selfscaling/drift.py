@@ -41,6 +41,25 @@ class DriftConfig:
     phase2_epochs: int
     phase2_scaling_epochs: int  # the rest of phase 2 trains without the penalty
     penalty_multiplier: float = 1.5  # applied once per validation-loss stall
+    optimizer_state: str = "carry"  # Adam's moments across grow/prune: "carry" or "reset"
+    phase2_fits: int = 1  # phase 2 as this many equal fit calls (each restarts the stall check)
+
+
+def reference_schedule(config: DriftConfig) -> DriftConfig:
+    """``config`` with the 2021 notebook's own phase 2, for comparison with the course's.
+
+    The reference called ``fit`` twice in phase 2, five epochs each and all five self-scaling:
+    grow, prune and the penalty stayed on for all ten epochs (the course drops them after
+    five), and each call restarted the stall check. Its grow and prune replaced the variables,
+    so Adam started afresh every epoch (only the output bias kept its moments): ``"reset"``.
+
+    >>> reference_schedule(DRIFT_CONFIGS[0]).phase2_scaling_epochs
+    10
+    """
+    return dataclasses.replace(
+        config, name=f"{config.name}, reference schedule",
+        phase2_scaling_epochs=config.phase2_epochs, optimizer_state="reset", phase2_fits=2,
+    )
 
 
 # The reference's four runs (reference hidden sizes / 10-class accuracy in the results file).
@@ -267,6 +286,7 @@ def run_drift(
     net = SelfScalingNet(
         [width] + [config.hidden] * 4 + [10],
         regularization=config.regularization, penalty=config.penalty, seed=seed,
+        optimizer_state=config.optimizer_state,
     )
     common = dict(batch_size=batch_size, min_new_neurons=min_new_neurons,
                   penalty_multiplier=penalty_multiplier, stall_coefficient=stall_coefficient,
@@ -275,8 +295,12 @@ def run_drift(
     net.fit(x, y, epochs=config.phase1_epochs, validation_data=(xv, yv), phase="phase 1",
             **common)
     x, y, xv, yv = data.phase2
-    net.fit(x, y, epochs=config.phase2_epochs, self_scaling_epochs=config.phase2_scaling_epochs,
-            validation_data=(xv, yv), phase="phase 2", **common)
+    per_fit, scaling_left = config.phase2_epochs // config.phase2_fits, config.phase2_scaling_epochs
+    for _ in range(config.phase2_fits):
+        scaling = min(per_fit, scaling_left)
+        scaling_left -= scaling
+        net.fit(x, y, epochs=per_fit, self_scaling_epochs=scaling, validation_data=(xv, yv),
+                phase="phase 2", **common)
     return net
 
 
