@@ -477,6 +477,28 @@ def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[y]
 
 
+def hold_out(x: np.ndarray, y: np.ndarray, n_val: int) -> tuple[tuple, tuple]:
+    """Split a *training* set into (train, validation): the last ``n_val`` samples validate.
+
+    The validation set is for watching learning curves and choosing epochs or settings; the
+    test set stays untouched until the final report. MNIST's training set is in no particular
+    order, so its last 10,000 images are as good a sample as any (the usual choice).
+
+    >>> (a, b), (c, d) = hold_out(np.arange(10), np.arange(10) % 2, n_val=3)
+    >>> a.tolist(), c.tolist()
+    ([0, 1, 2, 3, 4, 5, 6], [7, 8, 9])
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}.")
+    if isinstance(n_val, bool) or not isinstance(n_val, int | np.integer) or not 0 < n_val < len(x):
+        raise ValueError(
+            f"n_val must be an integer between 1 and {len(x) - 1} (the training set has "
+            f"{len(x)} samples), got {n_val!r}."
+        )
+    cut = len(x) - int(n_val)
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
 def pick_classes(
     x: np.ndarray, y: np.ndarray, classes: Sequence[int], relabel: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:

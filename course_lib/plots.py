@@ -84,7 +84,7 @@ def plot_history(
         epochs = np.arange(1, len(hist[metric]) + 1)
         ax.plot(epochs, hist[metric], "o-", ms=3, label="train")
         if f"val_{metric}" in hist:
-            ax.plot(epochs, hist[f"val_{metric}"], "s-", ms=3, label="test / validation")
+            ax.plot(epochs, hist[f"val_{metric}"], "s-", ms=3, label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
