@@ -12,7 +12,9 @@ stay visible in the notebooks. Modules, by concern:
 - :mod:`course_lib.models`  MNIST model builders shared by notebooks and benchmarks
 - :mod:`course_lib.timing`  device listing and warm-up-free timing (notebook 07)
 - :mod:`course_lib.distributed` tf.distribute strategies and launchers (notebook 08, jobs/)
-- :mod:`course_lib.selfscaling`, :mod:`course_lib.selfscaling_plots` self-scaling networks
+- :mod:`course_lib.selfscaling` (a package: penalties, network, engine, drift experiment) and
+  :mod:`course_lib.selfscaling_plots` self-scaling networks
+- :mod:`course_lib.course_files` packaged copies of repository files that notebooks show
 - :mod:`course_lib.figures` figures computed for the slides
 
 Example

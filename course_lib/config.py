@@ -9,6 +9,9 @@ to look (and the README's table mirrors it):
 ``COURSE_SEED``        integer seed for Python, NumPy and TensorFlow (default 42).
 ``COURSE_DATA_DIR``    folder holding ``mnist.npz`` / ``cifar10.npz``.
 ``COURSE_STANDIN``     ``1`` = use generated stand-in data even in full mode.
+``COURSE_CACHE_DIR``   where notebooks hand results to each other (notebook 10 ->
+                       11); default: the user's cache folder
+                       (``course_lib.selfscaling.results_dir``).
 =====================  ==========================================================
 
 Example
