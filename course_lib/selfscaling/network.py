@@ -70,7 +70,8 @@ class SelfScalingNet:
     capacity_headroom : how much wider than needed (>= 1) the training model is built, so
         that grow/prune rarely force a new model and a new compile.
 
-    The output layer gives logits; the loss is cross-entropy computed from logits.
+    ``jit_compile`` and ``capacity_headroom`` configure the training engine, ``net.engine``
+    (:class:`~course_lib.selfscaling.engine.KerasEngine`). The output layer gives logits; the loss is cross-entropy computed from logits.
 
     >>> net = SelfScalingNet([4, 3, 2], seed=0)
     >>> net.grow(min_new_neurons=2)
