@@ -16,7 +16,6 @@ Set ``TF_CPP_MIN_LOG_LEVEL=0`` before starting Jupyter to see everything again.
 
 Example
 -------
->>> import os
 >>> env = {}
 >>> quiet_tensorflow_startup(env, import_now=False)
 >>> env["TF_CPP_MIN_LOG_LEVEL"]

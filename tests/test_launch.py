@@ -22,6 +22,7 @@ import pytest
 
 import course_lib
 from tools import colab
+from tools.scratch_env import scratch_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -227,13 +228,11 @@ def test_binder_postbuild_installs_course_and_prefetches_data(tmp_path):
         pytest.skip("set COURSE_DATA_DIR to a folder with mnist.npz and cifar10.npz "
                     "(postBuild downloads them on Binder; here it copies them)")
     # A scratch environment standing in for Binder's: it sees the course's installed packages
-    # through a .pth file, and postBuild's `pip install -e .` goes into it, not into .venv.
-    env_dir = tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True,
-                   timeout=120)
-    site = next((env_dir / "lib").glob("python3*/site-packages"))
-    parent = [p for p in sys.path if p.endswith("site-packages")][0]
-    (site / "course_parent_env.pth").write_text(parent + "\n")
+    # (not course_lib itself), and postBuild's `pip install -e .` goes into it, not into .venv.
+    if sys.platform == "win32":
+        pytest.skip("postBuild is a bash script; Binder runs Linux")
+    python, site = scratch_venv(tmp_path)
+    env_dir = python.parents[1]
     home = tmp_path / "home"
     home.mkdir()
     env = dict(os.environ, HOME=str(home), COURSE_DATA_DIR=source,

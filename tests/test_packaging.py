@@ -21,7 +21,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +30,7 @@ import pytest
 
 from course_lib import course_files
 from tools import colab, export_requirements, package_files
+from tools.scratch_env import scratch_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -140,21 +140,7 @@ def _fresh_env(where: Path) -> Path:
     """A new venv that sees this environment's packages except course_lib; returns its python."""
     if sys.platform == "win32":
         pytest.skip("the package-links view needs symlinks (POSIX)")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "env")],
-                   check=True, timeout=120)
-    python = where / "env" / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
-    view = where / "packages"
-    view.mkdir()
-    here = Path(sysconfig.get_paths()["purelib"])
-    for entry in here.iterdir():
-        name = entry.name.lower()
-        if "course_lib" in name or name.startswith("__editable__") or name.endswith(".pth"):
-            continue
-        (view / entry.name).symlink_to(entry)
-    (site / "course_deps.pth").write_text(f"{view}\n", encoding="utf-8")
-    return python
+    return scratch_venv(where)[0]
 
 
 def _clean_env() -> dict[str, str]:
