@@ -301,6 +301,7 @@ def run_drift(
         scaling_left -= scaling
         net.fit(x, y, epochs=per_fit, self_scaling_epochs=scaling, validation_data=(xv, yv),
                 phase="phase 2", **common)
+    net.engine.release()  # a finished run keeps its state, not its training model
     return net
 
 

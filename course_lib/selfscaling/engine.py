@@ -23,6 +23,7 @@ penalty, gradients, Adam update); ``tests/test_selfscaling.py`` checks that the 
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,6 +113,16 @@ def pad(a: np.ndarray, shape) -> np.ndarray:
     return out
 
 
+def placeholder(a: np.ndarray) -> np.ndarray:
+    """A read-only array of ``a``'s shape and dtype that takes no memory (all zeros).
+
+    >>> p = placeholder(np.ones((1000, 1000), dtype="float32"))
+    >>> p.shape, p.nbytes > 0, p.base.nbytes, p.flags.writeable
+    ((1000, 1000), True, 4, False)
+    """
+    return np.broadcast_to(np.zeros((), dtype=a.dtype), a.shape)
+
+
 @dataclass
 class CompiledModel:
     """One compiled Keras model with spare capacity, and what it was built for."""
@@ -159,10 +170,18 @@ class KerasEngine:
         return n_samples * weights >= XLA_WORK_LIMIT
 
     def train_epoch(self, net: SelfScalingNet, x, y, batch_size: int = 32) -> dict:
-        """One epoch of ``model.fit`` on ``net``'s state; returns its logs (running averages)."""
-        model = self.sync(net, len(x)).model
-        logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
-        self.pull(net)
+        """One epoch of ``model.fit`` on ``net``'s state; returns its logs (running averages).
+
+        While the model trains it holds the state: the network's kernels and their moments
+        are handed over (replaced by read-only placeholders of the same shape) so that the
+        largest arrays are not held twice, and are read back afterwards, even on an error
+        or an interrupt.
+        """
+        model = self.sync(net, len(x), hand_over=True).model
+        try:
+            logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+        finally:
+            self.pull(net)
         return {k: float(v[-1]) for k, v in logs.history.items()}
 
     def fits(self, net: SelfScalingNet, n_samples: int) -> bool:
@@ -233,9 +252,26 @@ class KerasEngine:
                 )
             yield var, slots[names[0]], slots[names[1]]
 
-    def sync(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
-        """Make the training model hold ``net``'s state (building a new model if needed)."""
+    def release(self) -> None:
+        """Free the training model now (the network's state is not touched).
+
+        A compiled Keras model sits in reference cycles (layers, optimizer and traced
+        functions point at each other), which Python's cyclic garbage collector frees only
+        when it next runs: it counts objects, not bytes, so a few dropped 100-million-weight
+        models can pile up for many epochs. Collecting here returns their memory at once.
+        """
+        self.current = None
+        gc.collect()
+
+    def sync(self, net: SelfScalingNet, n_samples: int = 0, hand_over: bool = False) -> CompiledModel:
+        """Make the training model hold ``net``'s state (building a new model if needed).
+
+        ``hand_over=True`` also replaces the network's kernels and kernel moments by
+        read-only placeholders (:func:`placeholder`) once they are copied; :meth:`pull`
+        brings the trained values back.
+        """
         if not self.fits(net, n_samples):
+            self.release()  # before building: the old and the new model never coexist
             self.current = self.build(net, n_samples)
         current = self.current
         for i, layer in enumerate(current.dense):
@@ -245,6 +281,11 @@ class KerasEngine:
                 var.assign(pad(a, var.shape))
                 m.assign(pad(a_m, m.shape))
                 v.assign(pad(a_v, v.shape))
+            if hand_over:
+                layer_state = net.layers[i]
+                layer_state.kernel = placeholder(layer_state.kernel)
+                net.moments[i][0] = placeholder(net.moments[i][0])
+                net.velocities[i][0] = placeholder(net.velocities[i][0])
             live = net.layers[i].bias.shape[0]
             layer.mask.assign((np.arange(layer.units) < live).astype("float32"))
             if layer.regularizer is not None:
@@ -258,10 +299,13 @@ class KerasEngine:
             n_in, n_out = net.layers[i].kernel.shape
             cut = ((slice(0, n_in), slice(0, n_out)), (slice(0, n_out),))
             (kv, km, kvel), (bv, bm, bvel) = self.slots(layer)
-            net.layers[i].kernel = np.array(kv.numpy()[cut[0]])
-            net.layers[i].bias = np.array(bv.numpy()[cut[1]])
-            net.moments[i] = [np.array(km.numpy()[cut[0]]), np.array(bm.numpy()[cut[1]])]
-            net.velocities[i] = [np.array(kvel.numpy()[cut[0]]), np.array(bvel.numpy()[cut[1]])]
+
+            def live(var, part):  # only the live part is copied out of the variable
+                return np.array(ops.convert_to_numpy(var[part]))
+
+            net.layers[i].kernel, net.layers[i].bias = live(kv, cut[0]), live(bv, cut[1])
+            net.moments[i] = [live(km, cut[0]), live(bm, cut[1])]
+            net.velocities[i] = [live(kvel, cut[0]), live(bvel, cut[1])]
         net.iterations = int(self.current.optimizer.iterations.numpy())
         net.weights_changed()
 
