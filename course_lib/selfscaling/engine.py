@@ -1,4 +1,4 @@
-"""The fast training engine: one compiled Keras model that survives grow and prune.
+"""The fast training engine: one compiled training step that survives grow and prune.
 
 :class:`~course_lib.selfscaling.SelfScalingNet` keeps the network's state (weights, Adam's
 moments, the step counter) in NumPy arrays, and grow and prune are plain array operations on
@@ -12,13 +12,17 @@ it. :class:`KerasEngine` trains that state one epoch at a time, fast:
 - **XLA where it pays**: ``jit_compile="auto"`` compiles the step with XLA, which fuses Adam's
   and the penalty's many small element-wise operations, when an epoch is big enough to repay
   the few seconds of compiling (training images x weights >= 1e10);
-- **Adam's state through public API**: before each epoch the state is copied into the model's
-  variables and into Adam's slot variables (zero-padded), after ``model.fit`` the live part is
-  read back. Whether the moments survive a grow or prune is the network's policy
-  (``optimizer_state``), not the engine's.
+- **Adam written with ``keras.ops``**, the same update as ``keras.optimizers.Adam``, on
+  moment variables the engine owns: no optimizer internals are needed to copy the state in
+  and out. (Keras's own optimizer, applied in a compiled step on TensorFlow, also keeps every
+  model it trained alive until the process ends, about 1.2 GB per model for the 4000-neuron
+  start; the engine builds several models per run, so it must not use it.) Whether the
+  moments survive a grow or prune is the network's policy (``optimizer_state``).
 
 It computes what the plain loop in notebook 09 writes out (forward, cross-entropy plus
 penalty, gradients, Adam update); ``tests/test_selfscaling.py`` checks that the two agree.
+The step itself uses TensorFlow's ``GradientTape`` and ``tf.function``, the Keras
+documentation's way to write a custom training step on the TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -41,17 +45,18 @@ if TYPE_CHECKING:
 
 JIT_CHOICES = (True, False, "auto")
 XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles with XLA
+BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class PenalizedDense(keras.layers.Layer):
-    """A dense layer whose penalty sees the bias as an extra row of the kernel.
+    """A dense layer with a mask on its neurons and, optionally, a self-scaling penalty.
 
-    The penalty is added with ``self.add_loss`` inside ``call``, so Keras adds it to the
-    training loss of a compiled ``model.fit``. Its strength lives in a non-trainable
-    variable (``penalty``), and a non-trainable ``mask`` (1 = live neuron, 0 = spare
-    capacity) multiplies the outputs: both can change between epochs without retracing.
-    A masked neuron with zero weights gets zero gradients, so it stays exactly zero.
+    A non-trainable ``mask`` (1 = live neuron, 0 = spare capacity) multiplies the outputs,
+    and the penalty's strength lives in a non-trainable variable (``penalty``): both can
+    change between epochs without retracing. A masked neuron with zero weights gets zero
+    gradients, so it stays exactly zero. :meth:`penalty_loss` gives the penalty, bias
+    included (the bias is part of its neuron).
     """
 
     def __init__(
@@ -87,10 +92,13 @@ class PenalizedDense(keras.layers.Layer):
             )
 
     def call(self, inputs):
-        if self.regularizer is not None:
-            # == self.regularizer(concat([kernel, bias[None]])), without copying the kernel
-            self.add_loss(self.regularizer.on_layer(self.kernel, self.bias, self.penalty))
         return self.activation(ops.matmul(inputs, self.kernel) + self.bias) * self.mask
+
+    def penalty_loss(self):
+        """The penalty of ``concat([kernel, bias[None]])`` at the current strength (0 if none)."""
+        if self.regularizer is None:
+            return 0.0
+        return self.regularizer.on_layer(self.kernel, self.bias, self.penalty)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -100,6 +108,18 @@ class PenalizedDense(keras.layers.Layer):
             regularizer=None if self.regularizer is None else self.regularizer.get_config(),
         )
         return config
+
+
+def adam_update(variable, gradient, momentum, velocity, step, learning_rate) -> None:
+    """One Adam update of ``variable`` in place, as ``keras.optimizers.Adam`` computes it.
+
+    ``step`` counts from 1; ``momentum`` and ``velocity`` are updated in place too.
+    """
+    step = ops.cast(step, variable.dtype)
+    alpha = learning_rate * ops.sqrt(1 - ops.power(BETA_2, step)) / (1 - ops.power(BETA_1, step))
+    momentum.assign_add((gradient - momentum) * (1 - BETA_1))
+    velocity.assign_add((ops.square(gradient) - velocity) * (1 - BETA_2))
+    variable.assign_sub(momentum * alpha / (ops.sqrt(velocity) + EPSILON))
 
 
 def pad(a: np.ndarray, shape) -> np.ndarray:
@@ -125,28 +145,59 @@ def placeholder(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class CompiledModel:
-    """One compiled Keras model with spare capacity, and what it was built for."""
+    """One Keras model with spare capacity, its Adam state and its compiled training step."""
 
     model: keras.Model
-    optimizer: keras.optimizers.Optimizer
     dense: list  # the PenalizedDense layers, output layer last
+    momenta: list  # Adam's first moments, one per trainable variable (kernel, bias per layer)
+    velocities: list  # Adam's second moments, same order
+    iterations: keras.Variable  # Adam's step counter
+    totals: keras.Variable  # running sums over an epoch: loss, cross-entropy, correct, images
+    step: object  # the compiled training step, step(x_batch, y_batch)
     capacity: list[int]  # hidden widths the model was built with (>= the live sizes)
     regularize: bool  # whether the hidden layers carry the penalty
     xla: bool  # whether the training step is compiled with XLA
     n_samples: int  # training-set size the XLA choice was made for
 
 
+def training_step(model: keras.Model, dense: list, momenta: list, velocities: list,
+                  iterations, totals, learning_rate: float, xla: bool):
+    """The compiled step: forward, cross-entropy plus penalty, gradients, Adam, running sums."""
+    import tensorflow as tf  # the TensorFlow backend's way to take gradients in a custom step
+
+    variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            ce = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            loss = ce + sum(layer.penalty_loss() for layer in dense)
+        gradients = tape.gradient(loss, [v.value for v in variables])
+        iterations.assign_add(1)
+        for var, grad, m, v in zip(variables, gradients, momenta, velocities, strict=True):
+            adam_update(var, grad, m, v, iterations, learning_rate)
+        n = ops.cast(ops.shape(y)[0], "float32")
+        hits = ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), ops.cast(y, "int32"))
+        correct = ops.sum(ops.cast(hits, "float32"))
+        totals.assign_add(ops.stack([loss * n, ce * n, correct, n]))
+
+    return tf.function(step, jit_compile=xla, reduce_retracing=True)
+
+
 class KerasEngine:
-    """Trains a :class:`SelfScalingNet`'s state, one compiled ``model.fit`` epoch at a time.
+    """Trains a :class:`SelfScalingNet`'s state, one compiled epoch at a time.
 
     ``jit_compile``: ``True``, ``False`` or ``"auto"`` (XLA when an epoch repays the compile);
-    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built.
+    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built;
+    ``seed``: for the order of the minibatches (``None``: drawn from NumPy's global seed,
+    which ``course_lib.set_seed`` sets).
 
     >>> KerasEngine(jit_compile="auto").builds
     0
     """
 
-    def __init__(self, jit_compile: bool | str = "auto", capacity_headroom: float = 1.1):
+    def __init__(self, jit_compile: bool | str = "auto", capacity_headroom: float = 1.1,
+                 seed: int | None = None):
         if jit_compile not in JIT_CHOICES:
             raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}.")
         headroom = check_non_negative("capacity_headroom", capacity_headroom)
@@ -154,6 +205,7 @@ class KerasEngine:
             raise ValueError(f"capacity_headroom must be >= 1, got {capacity_headroom!r}.")
         self.jit_compile = jit_compile
         self.capacity_headroom = headroom
+        self.rng = np.random.default_rng(np.random.randint(2**31) if seed is None else seed)
         self.builds = 0  # how many training models were built (and compiled)
         self.current: CompiledModel | None = None
 
@@ -170,19 +222,26 @@ class KerasEngine:
         return n_samples * weights >= XLA_WORK_LIMIT
 
     def train_epoch(self, net: SelfScalingNet, x, y, batch_size: int = 32) -> dict:
-        """One epoch of ``model.fit`` on ``net``'s state; returns its logs (running averages).
+        """One epoch over ``x``, ``y`` in shuffled minibatches; returns the epoch's mean
+        ``loss`` (with the penalty), ``ce`` (cross-entropy) and ``accuracy``, running
+        averages during the epoch as ``model.fit`` reports them.
 
         While the model trains it holds the state: the network's kernels and their moments
         are handed over (replaced by read-only placeholders of the same shape) so that the
         largest arrays are not held twice, and are read back afterwards, even on an error
         or an interrupt.
         """
-        model = self.sync(net, len(x), hand_over=True).model
+        current = self.sync(net, len(x), hand_over=True)
         try:
-            logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+            current.totals.assign(np.zeros(4, dtype="float32"))
+            order = self.rng.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                batch = order[start:start + batch_size]
+                current.step(x[batch], y[batch])
         finally:
             self.pull(net)
-        return {k: float(v[-1]) for k, v in logs.history.items()}
+        loss, ce, correct, n = ops.convert_to_numpy(current.totals.value).astype(float)
+        return {"loss": loss / n, "ce": ce / n, "accuracy": correct / n}
 
     def fits(self, net: SelfScalingNet, n_samples: int) -> bool:
         """Can the current model train ``net`` as it is now, without wasting much capacity?"""
@@ -198,7 +257,7 @@ class KerasEngine:
         )
 
     def build(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
-        """A compiled Keras model with spare capacity for ``net``'s current sizes."""
+        """A Keras model with spare capacity for ``net``'s current sizes, and its step."""
         # rounded up to a multiple of 8 (friendlier to vectorized kernels), unless the
         # headroom is 1: exactly the live sizes
         capacity = [n if self.capacity_headroom == 1 else 8 * math.ceil(n * self.capacity_headroom / 8)
@@ -220,45 +279,36 @@ class KerasEngine:
             x = layer(x)
             dense.append(layer)
         model = keras.Model(inputs, x)
+
+        def zeros_like(var, name):
+            return keras.Variable(np.zeros(var.shape, "float32"), trainable=False, name=name)
+
+        variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
+        momenta = [zeros_like(v, f"{v.name}_momentum") for v in variables]
+        velocities = [zeros_like(v, f"{v.name}_velocity") for v in variables]
+        iterations = keras.Variable(0, dtype="int64", trainable=False, name="iterations")
+        totals = keras.Variable(np.zeros(4, "float32"), trainable=False, name="totals")
         xla = self.uses_xla_for(net, n_samples)
-        optimizer = keras.optimizers.Adam(learning_rate=net.learning_rate)
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[
-                keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce"),
-                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            ],
-            jit_compile=xla,
-        )
-        optimizer.build([v for layer in dense for v in (layer.kernel, layer.bias)])
+        step = training_step(model, dense, momenta, velocities, iterations, totals,
+                             net.learning_rate, xla)
         self.builds += 1
-        return CompiledModel(model, optimizer, dense, capacity, net.regularize, xla, n_samples)
+        return CompiledModel(model, dense, momenta, velocities, iterations, totals, step,
+                             capacity, net.regularize, xla, n_samples)
 
     def slots(self, layer: PenalizedDense):
-        """Per trainable variable of ``layer``: (variable, Adam momentum, Adam velocity).
-
-        Public API only: ``optimizer.variables``, and the name Keras documents for a slot made
-        by ``Optimizer.add_variable_from_reference``, ``<variable path, "/" as "_">_<slot>``.
-        """
-        slots = {v.name: v for v in self.current.optimizer.variables}
-        for var in (layer.kernel, layer.bias):
-            prefix = var.path.replace("/", "_")
-            names = (f"{prefix}_momentum", f"{prefix}_velocity")
-            if not all(name in slots for name in names):
-                raise RuntimeError(
-                    f"Adam has no slot variables named {names} for {var.path!r} (Keras "
-                    f"{keras.__version__}); the course supports Keras 3.13 or newer within 3.x."
-                )
-            yield var, slots[names[0]], slots[names[1]]
+        """Per trainable variable of ``layer``: (variable, Adam momentum, Adam velocity)."""
+        current = self.current
+        first = 2 * current.dense.index(layer)
+        for k, var in enumerate((layer.kernel, layer.bias)):
+            yield var, current.momenta[first + k], current.velocities[first + k]
 
     def release(self) -> None:
         """Free the training model now (the network's state is not touched).
 
-        A compiled Keras model sits in reference cycles (layers, optimizer and traced
-        functions point at each other), which Python's cyclic garbage collector frees only
-        when it next runs: it counts objects, not bytes, so a few dropped 100-million-weight
-        models can pile up for many epochs. Collecting here returns their memory at once.
+        A compiled Keras model sits in reference cycles (layers and traced functions point
+        at each other), which Python's cyclic garbage collector frees only when it next
+        runs: it counts objects, not bytes, so a few dropped 100-million-weight models can
+        pile up for many epochs. Collecting here returns their memory at once.
         """
         self.current = None
         gc.collect()
@@ -290,7 +340,7 @@ class KerasEngine:
             layer.mask.assign((np.arange(layer.units) < live).astype("float32"))
             if layer.regularizer is not None:
                 layer.penalty.assign(net.penalty)
-        current.optimizer.iterations.assign(net.iterations)
+        current.iterations.assign(net.iterations)
         return current
 
     def pull(self, net: SelfScalingNet) -> None:
@@ -306,7 +356,7 @@ class KerasEngine:
             net.layers[i].kernel, net.layers[i].bias = live(kv, cut[0]), live(bv, cut[1])
             net.moments[i] = [live(km, cut[0]), live(bm, cut[1])]
             net.velocities[i] = [live(kvel, cut[0]), live(bvel, cut[1])]
-        net.iterations = int(self.current.optimizer.iterations.numpy())
+        net.iterations = int(ops.convert_to_numpy(self.current.iterations.value))
         net.weights_changed()
 
 

@@ -111,7 +111,7 @@ class SelfScalingNet:
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         # the fast training engine (course_lib.selfscaling.engine); the state stays here
-        self.engine = KerasEngine(jit_compile, capacity_headroom)
+        self.engine = KerasEngine(jit_compile, capacity_headroom, seed=seed)
         self.regularize = True
         self.history: list[dict] = []
         self._seed = keras.random.SeedGenerator(seed) if seed is not None else None
