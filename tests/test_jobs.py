@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = "tests/fixtures/job_fixture.ipynb"
 NOTEBOOK_SCRIPTS = ["jobs/slurm/run_notebook.sh", "jobs/pbs/run_notebook.pbs"]
-ALL_SCRIPTS = NOTEBOOK_SCRIPTS + ["jobs/slurm/train_distributed.sh", "jobs/pbs/train_distributed.pbs"]
+ALL_SCRIPTS = NOTEBOOK_SCRIPTS + ["jobs/slurm/train_distributed.sh", "jobs/pbs/train_distributed.pbs",
+                                  "jobs/slurm/selfscaling_seeds.sh"]
 
 
 def run_script(script: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):
@@ -91,3 +92,17 @@ def test_scripts_are_valid_bash_and_request_a_gpu(script):
     gpu_request = [d for d in directives if re.search(r"--gres=gpu:\d|ngpus=\d|gpus=\d", d)]
     assert gpu_request, f"{script} does not ask the scheduler for a GPU"
     assert any(re.search(r"--time=|walltime=", d) for d in directives), f"{script} sets no time limit"
+
+
+def test_selfscaling_seeds_job_writes_the_results_notebook_11_reads(tmp_path):
+    out = tmp_path / "selfscaling_results.md"
+    result = run_script("jobs/slurm/selfscaling_seeds.sh", "--only", "group sparsity 0.01",
+                        "--seeds", "1", "2", "--no-static", "--out", str(out),
+                        env={"COURSE_FAST": "1"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    runs = summary["configs"]["group sparsity 0.01"]["runs"]
+    assert [r["seed"] for r in runs] == [1, 2]
+    assert all(r["val_accuracy"] > 0.2 for r in runs)  # chance is 0.1 (ten classes)
+    assert summary["meta"]["mode"] == "fast" and summary["meta"]["host"]
+    assert "| group sparsity 0.01 |" in out.read_text(encoding="utf-8")

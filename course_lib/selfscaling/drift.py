@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -325,3 +326,58 @@ def run_static(
     return {"model": model, "phase1": h1, "phase2": h2,
             "val_accuracy": h2["val_accuracy"][-1], "test_accuracy": float(test_acc),
             "test_loss": float(test_loss)}
+
+
+SEED_RESULTS = "selfscaling_results.json"  # written by benchmarks/selfscaling_reproduce.py
+
+
+def load_seed_results(path: str | Path | None = None) -> tuple[dict, str]:
+    """The drift experiment over several seeds, and where the file was read from.
+
+    ``path`` defaults to ``results/selfscaling_results.json`` of the repository this code runs
+    from (written by ``jobs/slurm/selfscaling_seeds.sh``), or, when ``course_lib`` is installed
+    from a wheel (Colab), the copy packaged with it.
+    """
+    if path is None:
+        in_repo = Path(__file__).resolve().parents[2] / "results" / SEED_RESULTS
+        if in_repo.exists():
+            path = in_repo
+        else:
+            from course_lib.course_files import read_text
+
+            return json.loads(read_text(SEED_RESULTS)), f"the copy packaged with course_lib ({SEED_RESULTS})"
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run jobs/slurm/selfscaling_seeds.sh "
+                                f"(or benchmarks/selfscaling_reproduce.py --seeds 42 43 44) to make it.")
+    return json.loads(path.read_text(encoding="utf-8")), str(path)
+
+
+def compare_over_seeds(runs: Sequence[dict]) -> dict:
+    """Self-scaling vs its static twin over seeds: means, spreads and the verdict.
+
+    The difference counts as larger than the seed spread when its mean is larger than the
+    standard deviation of either side over the seeds (and the seeds agree on its sign).
+
+    >>> runs = [{"test_accuracy": a, "static_test_accuracy": b}
+    ...         for a, b in ((0.51, 0.49), (0.52, 0.50), (0.50, 0.49))]
+    >>> v = compare_over_seeds(runs)
+    >>> round(v["difference"], 3), v["larger_than_spread"]
+    (0.017, True)
+    """
+    ours = [r["test_accuracy"] for r in runs]
+    static = [r["static_test_accuracy"] for r in runs]
+    if len(ours) < 2 or None in static:
+        raise ValueError("need at least two seeds, each with its static twin's test accuracy")
+    diffs = [a - b for a, b in zip(ours, static, strict=True)]
+    spread = max(statistics.stdev(ours), statistics.stdev(static))
+    difference = statistics.mean(diffs)
+    same_sign = all(d > 0 for d in diffs) or all(d < 0 for d in diffs)
+    return {
+        "seeds": len(runs),
+        "self_scaling": (statistics.mean(ours), statistics.stdev(ours)),
+        "static": (statistics.mean(static), statistics.stdev(static)),
+        "difference": difference,
+        "spread": spread,
+        "larger_than_spread": abs(difference) > spread and same_sign,
+    }
