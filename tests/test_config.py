@@ -49,3 +49,15 @@ def test_setup_reads_environment(monkeypatch, capsys):
     assert mode.fast and mode.seed == 5
     assert mode.pick(full=100, fast=3) == 3
     assert "fast mode" in capsys.readouterr().out
+
+
+def test_tensorflow_settings_at_import_respect_the_learners_choice():
+    from course_lib.quiet import quiet_tensorflow_startup
+
+    env = {}
+    quiet_tensorflow_startup(env, import_now=False)
+    assert env == {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "true"}
+    chosen = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "false"}
+    env = dict(chosen)
+    quiet_tensorflow_startup(env, import_now=False)
+    assert env == chosen

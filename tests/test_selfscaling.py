@@ -16,6 +16,7 @@ from course_lib.selfscaling import (
     SelfScalingRegularizer,
     neuron_magnitudes,
 )
+from course_lib.selfscaling.engine import is_placeholder
 
 
 def small_net(**kw) -> SelfScalingNet:
@@ -476,3 +477,32 @@ def test_reference_schedule_keeps_self_scaling_on_and_resets_adam():
     assert reference.optimizer_state == "reset" and course.optimizer_state == "carry"
     # two phase-2 fit calls: the epoch counter runs on, the stall check restarts
     assert [r["phase"] for r in reference.history] == ["phase 1"] + ["phase 2"] * 4
+
+
+@pytest.mark.parametrize("policy", ["carry", "reset"])
+def test_moments_kept_in_the_engine_train_exactly_as_moments_copied_back(policy):
+    # Big networks keep their kernel moments in the engine between epochs (grow and prune
+    # remap them there); a threshold of 0 does that for every layer of this small one.
+    x, y = blobs()
+    runs = {}
+    for keep in (None, 0):
+        net = small_net(optimizer_state=policy, learning_rate=1e-2, penalty=1e-3)
+        net.engine.keep_moments_above = keep
+        # min_new_neurons 20 outgrows the capacity in the first epochs: rebuilds copy back
+        net.fit(x, y, epochs=5, validation_data=(x[:64], y[:64]), min_new_neurons=20,
+                verbose=0)
+        net.fit(x, y, epochs=3, validation_data=(x[:64], y[:64]), min_new_neurons=1, verbose=0)
+        if keep == 0 and policy == "carry":  # ("reset" leaves fresh zeros after the last prune)
+            assert any(is_placeholder(m[0]) for m in net.moments)
+        net.engine.fetch_moments(net)
+        runs[keep] = net
+    plain, kept = runs[None], runs[0]
+    assert kept.engine_builds >= 2 and kept.hidden_sizes == plain.hidden_sizes
+    for a, b in zip(plain.get_weights(), kept.get_weights(), strict=True):
+        np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    for store_a, store_b in ((plain.moments, kept.moments), (plain.velocities, kept.velocities)):
+        for pair_a, pair_b in zip(store_a, store_b, strict=True):
+            for a, b in zip(pair_a, pair_b, strict=True):
+                np.testing.assert_allclose(a, b, atol=1e-7)
+    assert [r["val_loss"] for r in plain.history] == pytest.approx(
+        [r["val_loss"] for r in kept.history], abs=1e-5)

@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from course_lib.selfscaling.checks import check_method, check_non_negative, check_sizes
-from course_lib.selfscaling.engine import KerasEngine
+from course_lib.selfscaling.engine import KerasEngine, is_placeholder, placeholder
 from course_lib.selfscaling.penalties import neuron_magnitudes
 
 OPTIMIZER_STATES = ("carry", "reset")
@@ -189,14 +189,23 @@ class SelfScalingNet:
         n_in = np.arange(self.layers[0].kernel.shape[0])
         ins = [n_in] + maps
         outs = maps + [np.arange(self.layers[-1].kernel.shape[1])]
+        # big kernel moments may be kept in the training engine (see KerasEngine); they are
+        # remapped there, or copied back first when the new sizes do not fit its capacity
+        if any(is_placeholder(m[0]) for m in self.moments) and not self.engine.has_room(
+                [len(m) for m in maps]):
+            self.engine.fetch_moments(self)
         for i, lay in enumerate(self.layers):
             r, c = ins[i], outs[i]
             kernel = _take(_take(lay.kernel, r, 0), c, 1)
             bias = _take(lay.bias, c, 0)
             lay.kernel, lay.bias = kernel, bias
+            held = is_placeholder(self.moments[i][0])
+            if held:
+                self.engine.remap_moments(i, r, c)
             for store in (self.moments, self.velocities):
                 k, b = store[i]
-                store[i] = [_take(_take(k, r, 0), c, 1), _take(b, c, 0)]
+                k = placeholder(kernel) if held else _take(_take(k, r, 0), c, 1)
+                store[i] = [k, _take(b, c, 0)]
         for i, m in enumerate(maps):
             ids = _take(self.neuron_ids[i], m, 0)
             n_new = int((m < 0).sum())
