@@ -111,3 +111,25 @@ def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False
 #: The CNN's training recipe: Adam with :func:`warmup_cosine`, peak rate and batch size.
 CNN_PEAK_LR = 3e-3
 CNN_BATCH_SIZE = 128
+
+
+def lecture_cnn(filters: int = 32, dense: int = 256) -> keras.Model:
+    """The lecture's 2018 CNN in Keras 3: two 3x3 'valid' convolutions, max-pooling, dropout,
+    a dense layer with dropout, softmax (28 -> 26 -> 24 -> 12; 4,608 features into the dense
+    layer). Compile it with ``keras.optimizers.Adadelta(learning_rate=1.0)``, the 2018 default:
+    Keras 3's default Adadelta rate is 0.001, at which this network barely learns.
+    """
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(filters, 3, padding="valid", activation="relu"),
+            layers.Conv2D(filters, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(dense, activation="relu"),
+            layers.Dropout(0.25),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="lecture_cnn",
+    )
