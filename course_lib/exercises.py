@@ -1,0 +1,127 @@
+"""Instant feedback on the notebooks' exercises: ``q.check(answer)`` and ``q.hint()``.
+
+In the spirit of Kaggle Learn's ``q1.check()`` / ``q1.hint()``: each checkable exercise has an
+:class:`Exercise` that says right or wrong, what is wrong, and offers a hint. The worked
+solutions stay in the notebooks' solution cells, which the attendee build removes; the checks
+and hints ship with ``course_lib``, so they work on Colab and offline.
+
+>>> q = exercise("03.1")
+>>> q.check((0.6931, 4.6052))
+Exercise 03.1: correct.
+True
+>>> q.check(None)
+Exercise 03.1: not answered yet. Replace the ... with your answer, then run the cell again.
+False
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+NOT_ANSWERED = (None, Ellipsis)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: ``test(answer)`` returns ``None`` when right, else what is wrong."""
+
+    name: str  # "<notebook>.<number>", e.g. "03.1"
+    asks_for: str  # what to pass to check(), in words
+    test: Callable[[Any], str | None]
+    hint_text: str
+
+    def check(self, answer) -> bool:
+        """Print whether ``answer`` is right (and, if not, what is wrong); return it as a bool."""
+        if any(answer is marker for marker in NOT_ANSWERED):
+            print(f"Exercise {self.name}: not answered yet. Replace the ... with your answer, "
+                  "then run the cell again.")
+            return False
+        try:
+            problem = self.test(answer)
+        except Exception as exc:  # a malformed answer is feedback, not a crash
+            problem = f"could not check {answer!r} ({type(exc).__name__}: {exc}). Expected {self.asks_for}."
+        if problem is None:
+            print(f"Exercise {self.name}: correct.")
+            return True
+        print(f"Exercise {self.name}: not yet. {problem}\nNeed a nudge? Run .hint().")
+        return False
+
+    def hint(self) -> None:
+        print(f"Hint for exercise {self.name}: {self.hint_text}")
+
+
+def _close(value, expected, rel=1e-3) -> bool:
+    return math.isclose(float(value), float(expected), rel_tol=rel, abs_tol=1e-9)
+
+
+# -- notebook 03: softmax and cross-entropy -------------------------------------------------
+
+def _check_03_1(answer) -> str | None:
+    unsure, wrong = (float(a) for a in answer)
+    if _close(unsure, -math.log(0.5)) and _close(wrong, -math.log(0.01)):
+        return None
+    if _close(unsure, -math.log(0.5)):
+        return (f"The first is right. The second ({wrong:.4f}) is not: only the probability given "
+                "to the true class, the 6, enters the cost.")
+    return f"({unsure:.4f}, {wrong:.4f}) are not the two costs; the cost is -ln p(true class)."
+
+
+def _neuron_epochs_below(cost: str, w: float, b: float, threshold: float = 0.5,
+                         lr: float = 0.15, limit: int = 10_000) -> int:
+    """Epochs of notebook 03's one-neuron gradient descent (x = 1, y = 0) until the output < threshold."""
+    for epoch in range(limit):
+        a = 1 / (1 + math.exp(-(w + b)))
+        if a < threshold:
+            return epoch
+        delta = a * a * (1 - a) if cost == "quadratic" else a  # dC/dz for target 0
+        w, b = w - lr * delta, b - lr * delta
+    return limit
+
+
+def _check_03_2(answer) -> str | None:
+    expected = {cost: _neuron_epochs_below(cost, 0.6, 0.9) for cost in ("quadratic", "cross-entropy")}
+    got = {cost: int(answer[cost]) for cost in expected}
+    if got == expected:
+        return None
+    return (f"{got} is not it. Count epochs from 0 (the untrained neuron) to the first epoch whose "
+            "output is below 0.5.")
+
+
+def _check_03_3(answer) -> str | None:
+    z = np.random.default_rng(0).normal(0, 3, size=(200, 2))
+    p1 = np.exp(z[:, 0]) / np.exp(z).sum(axis=1)
+    got = np.array([float(answer(a, b)) for a, b in z])
+    if np.allclose(got, p1, atol=1e-9):
+        return None
+    if np.allclose(got, 1 - p1, atol=1e-9):
+        return "That is the probability of class 2: check the sign of the difference."
+    return "Your function does not give softmax's probability for class 1 on random score pairs."
+
+
+EXERCISES: dict[str, Exercise] = {
+    q.name: q
+    for q in (
+        Exercise("03.1", "a pair (cost when p(6) = 0.5, cost when p(6) = 0.01)", _check_03_1,
+                 "With a one-hot truth the cost is -ln of the probability of the true class; "
+                 "where the other probabilities go does not matter."),
+        Exercise("03.2", 'a dict {"quadratic": epochs, "cross-entropy": epochs}', _check_03_2,
+                 "Run train_neuron(cost, w=0.6, b=0.9) for each cost; the first epoch whose output "
+                 "is below 0.5 is int(np.argmax(np.array(outputs) < 0.5))."),
+        Exercise("03.3", "a function f(z1, z2) giving class 1's probability with a sigmoid",
+                 _check_03_3,
+                 "Divide softmax's numerator and denominator by exp(z1): what is left is "
+                 "1 / (1 + exp(-(z1 - z2)))."),
+    )
+}
+
+
+def exercise(name: str) -> Exercise:
+    """The exercise called ``name`` ("<notebook>.<number>"), e.g. ``exercise("03.1")``."""
+    if name not in EXERCISES:
+        raise ValueError(f"no checked exercise {name!r}; known: {', '.join(sorted(EXERCISES))}")
+    return EXERCISES[name]

@@ -1,0 +1,73 @@
+"""The exercises' checks: right answers pass, wrong ones fail with feedback, nothing crashes.
+
+Every check is also run on its notebook's own solution (the solution cells assert
+``q.check(...)``, and nbval runs them); here each check meets answers written independently.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.exercises import EXERCISES, exercise
+from tools import make_attendee
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sigmoid(z):
+    return 1 / (1 + math.exp(-z))
+
+
+RIGHT = {
+    "03.1": (math.log(2), math.log(100)),
+    "03.2": {"quadratic": 36, "cross-entropy": 8},
+    "03.3": lambda z1, z2: sigmoid(z1 - z2),
+}
+WRONG = {
+    "03.1": [(math.log(2), -math.log(0.9)), (0.5, 0.01), "two numbers"],
+    "03.2": [{"quadratic": 8, "cross-entropy": 36}, {"quadratic": 36}],
+    "03.3": [lambda z1, z2: sigmoid(z2 - z1), lambda z1, z2: 0.5, lambda z1: z1],
+}
+
+
+def test_every_check_has_right_and_wrong_answers_here():
+    assert set(RIGHT) == set(WRONG) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_right_answer_passes(name, capsys):
+    assert exercise(name).check(RIGHT[name]) is True
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_wrong_answers_fail_with_feedback(name, capsys):
+    for answer in WRONG[name]:
+        assert exercise(name).check(answer) is False
+        out = capsys.readouterr().out
+        assert "not yet" in out and ".hint()" in out
+    assert exercise(name).check(...) is False
+    assert "not answered yet" in capsys.readouterr().out
+    exercise(name).hint()
+    assert capsys.readouterr().out.startswith(f"Hint for exercise {name}:")
+
+
+def test_unknown_exercise_is_a_clear_error():
+    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 03.1"):
+        exercise("99.1")
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_notebook_offers_the_check_and_its_solution_uses_it(name):
+    notebook, number = name.split(".")
+    path = next((ROOT / "notebooks").glob(f"{notebook}_*.ipynb"))
+    cells = nbformat.read(path, as_version=4).cells
+    offers = [c for c in cells if f'exercise("{name}")' in c.source]
+    assert offers and not any(make_attendee.is_solution(c) for c in offers), \
+        f"{path.name}: a cell outside the solutions must offer exercise({name!r})"
+    assert any(make_attendee.is_solution(c) and f"q{number}.check(" in c.source for c in cells), \
+        f"{path.name}: the solution to exercise {number} should run its check"
