@@ -80,8 +80,14 @@ def sigmoid_vs_sign_figure():
 
 
 def softmax_figure():
-    """Evidence for ten digits and the probabilities softmax turns it into."""
-    evidence = np.array([0.3, -1.2, 0.8, 0.4, 2.1, 0.1, -0.4, 0.2, 4.0, 1.0])
+    """The lecture's example: an image of an 8, 80% sure it is an 8 and 6% that it is a 4.
+
+    The evidence is chosen as the log of those probabilities (plus any constant, which softmax
+    ignores), so softmax gives back exactly 0.80, 0.06 and 0.0175 for each other digit.
+    """
+    probs_wanted = np.full(10, 0.14 / 8)
+    probs_wanted[8], probs_wanted[4] = 0.80, 0.06
+    evidence = np.log(probs_wanted) + 3.0  # evidence is defined up to a constant
     probs = _softmax(evidence)
     digits = np.arange(10)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
@@ -90,13 +96,52 @@ def softmax_figure():
     left.set_title("evidence zᵢ (any real number)")
     right.bar(digits, probs, color="tab:green")
     for d, p in zip(digits, probs, strict=True):
-        if p > 0.03:
-            right.text(d, p + 0.01, f"{p:.2f}", ha="center")
+        right.text(d, p + 0.01, f"{p:.2f}", ha="center", fontsize=10)
     right.set_title(f"softmax(z): positive, sums to {probs.sum():.0f}")
     right.set_ylim(0, 1)
     for ax in (left, right):
         ax.set_xticks(digits)
         ax.set_xlabel("digit")
+    fig.tight_layout()
+    return fig
+
+
+def decision_boundary_figure():
+    """The perceptron's credit decision: a straight line through (age, salary) space."""
+    w_age, w_salary, b = 0.03, 0.06, -3.5  # the notebook 01 example (gender weight 0)
+    applicants = np.array([[23, 30], [45, 52], [31, 41], [62, 25], [28, 58], [38, 35]], float)
+    approve = applicants @ np.array([w_age, w_salary]) + b > 0
+    ages = np.linspace(18, 70, 100)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    boundary = -(w_age * ages + b) / w_salary
+    ax.plot(ages, boundary, "k-", lw=2, label="w·x + b = 0")
+    ax.fill_between(ages, boundary, 80, color="tab:green", alpha=0.12, label="approve")
+    ax.scatter(*applicants[approve].T, c="tab:green", s=70, label="approved")
+    ax.scatter(*applicants[~approve].T, c="tab:red", marker="x", s=70, label="refused")
+    ax.set(xlabel="age (years)", ylabel="salary (k$)", ylim=(15, 80))
+    ax.legend(frameon=False, fontsize=10, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def initialisation_figure(width: int = 100, depth: int = 8, seed: int = 0):
+    """Signal size through a deep tanh/ReLU network: naive 0.01 weights vs Glorot/He."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, width))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for name, act, std in (
+        ("tanh, weights N(0, 0.01²)", np.tanh, 0.01),
+        ("tanh, Glorot", np.tanh, np.sqrt(2 / (2 * width))),
+        ("ReLU, weights N(0, 0.01²)", lambda z: np.maximum(z, 0), 0.01),
+        ("ReLU, He", lambda z: np.maximum(z, 0), np.sqrt(2 / width)),
+    ):
+        h, sizes = x, []
+        for _ in range(depth):
+            h = act(h @ rng.normal(0, std, (width, width)))
+            sizes.append(h.std())
+        ax.plot(range(1, depth + 1), sizes, "o-" if "0.01" not in name else "o--", label=name)
+    ax.set(yscale="log", xlabel="layer", ylabel="std of the layer's output")
+    ax.legend(frameon=False, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -315,7 +360,9 @@ FIGURES: dict[str, Callable] = {
     "activation_functions": activation_functions_figure,
     "conv_feature_map": conv_feature_map_figure,
     "cross_entropy_vs_quadratic": cross_entropy_vs_quadratic_figure,
+    "decision_boundary": decision_boundary_figure,
     "gradient_descent": gradient_descent_figure,
+    "initialisation": initialisation_figure,
     "minibatch": minibatch_figure,
     "overfitting": overfitting_figure,
     "sigmoid_vs_sign": sigmoid_vs_sign_figure,
