@@ -103,9 +103,58 @@ def _check_03_3(answer) -> str | None:
     return "Your function does not give softmax's probability for class 1 on random score pairs."
 
 
+# -- notebooks 01, 04, 06, 08: numbers with one right answer ----------------------------------
+
+def _check_01_2(answer) -> str | None:
+    w1, w2, b = (float(a) for a in answer)
+    if all(abs(got - want) <= 0.05 for got, want in ((w1, 2.0), (w2, -3.0), (b, 1.0))):
+        return None
+    return (f"(w1, w2, b) = ({w1:.3f}, {w2:.3f}, {b:.3f}) is not close to the truth that made the "
+            "data, (2, -3, 1).")
+
+
+def _check_04_3(answer) -> str | None:
+    expected = (784 * 300 + 300) + (300 * 100 + 100) + (100 * 10 + 10)
+    if int(answer) == expected:
+        return None
+    if int(answer) == 784 * 300 + 300 * 100 + 100 * 10:
+        return "You counted the weights; each neuron also has a bias."
+    return f"{int(answer):,} is not it."
+
+
+def _check_06_5(answer) -> str | None:
+    size, params = (int(a) for a in answer)
+    problems = []
+    if size != ((32 - 5) // 2 + 1) // 2:
+        problems.append(f"the output size {size} is wrong: convolution first, then pooling")
+    if params != (5 * 5 * 3 + 1) * 16:
+        problems.append(f"{params} parameters is wrong: each filter spans all 3 input channels")
+    return "; ".join(problems) + "." if problems else None
+
+
+def _check_08_1(answer) -> str | None:
+    batch, rate = int(answer[0]), float(answer[1])
+    if batch == 64 * 8 and _close(rate, 0.01 * 8):
+        return None
+    return (f"global batch {batch} and learning rate {rate:g} are not it: count the replicas "
+            "(nodes x GPUs per node).")
+
+
 EXERCISES: dict[str, Exercise] = {
     q.name: q
     for q in (
+        Exercise("01.2", "a triple (w1, w2, b) from your gradient descent", _check_01_2,
+                 "The gradient of the mean squared error is 2/n * X.T @ (X @ theta - y) with a "
+                 "column of ones in X for b; a learning rate around 0.1 and a few hundred "
+                 "epochs get close."),
+        Exercise("04.3", "the number of parameters (an integer)", _check_04_3,
+                 "Each Dense layer has inputs x outputs weights plus one bias per output."),
+        Exercise("06.5", "a pair (output height, parameters of the convolution)", _check_06_5,
+                 "Use floor((n + 2p - k) / s) + 1 with p = 0 for 'valid', then halve for the "
+                 "2x2 pooling; parameters: (k * k * channels_in + 1) * filters."),
+        Exercise("08.1", "a pair (global batch, learning rate)", _check_08_1,
+                 "Replicas = nodes x GPUs per node; the global batch and the learning rate both "
+                 "scale with the number of replicas (distributed.scale_for_replicas)."),
         Exercise("03.1", "a pair (cost when p(6) = 0.5, cost when p(6) = 0.01)", _check_03_1,
                  "With a one-hot truth the cost is -ln of the probability of the true class; "
                  "where the other probabilities go does not matter."),

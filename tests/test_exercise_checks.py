@@ -23,11 +23,19 @@ def sigmoid(z):
 
 
 RIGHT = {
+    "01.2": (2.01, -2.98, 1.0),
+    "04.3": 266_610,
+    "06.5": (7, 1216),
+    "08.1": (512, 0.08),
     "03.1": (math.log(2), math.log(100)),
     "03.2": {"quadratic": 36, "cross-entropy": 8},
     "03.3": lambda z1, z2: sigmoid(z1 - z2),
 }
 WRONG = {
+    "01.2": [(1.0, -3.0, 1.0), (2.0, -3.0, 0.0), (2.0,)],
+    "04.3": [266_200, 235_500, "many"],
+    "06.5": [(14, 1216), (7, 416), (6, 1216)],
+    "08.1": [(128, 0.02), (512, 0.01), (64, 0.08)],
     "03.1": [(math.log(2), -math.log(0.9)), (0.5, 0.01), "two numbers"],
     "03.2": [{"quadratic": 8, "cross-entropy": 36}, {"quadratic": 36}],
     "03.3": [lambda z1, z2: sigmoid(z2 - z1), lambda z1, z2: 0.5, lambda z1: z1],
@@ -57,7 +65,7 @@ def test_wrong_answers_fail_with_feedback(name, capsys):
 
 
 def test_unknown_exercise_is_a_clear_error():
-    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 03.1"):
+    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 01.2, 03.1"):
         exercise("99.1")
 
 
