@@ -64,7 +64,7 @@ def summarize(rows: list[dict]) -> dict:
             "static_val_accuracy": r["static"]["val_accuracy"] if r.get("static") else None,
             "static_test_accuracy": r["static"]["test_accuracy"] if r.get("static") else None,
             "minutes": r["seconds"] / 60, "peak_rss_gib": r.get("peak_rss_gib"),
-            "date": r.get("date"), "load": r.get("load"),
+            "date": r.get("date"), "load": r.get("load"), "commit": r.get("commit"),
         })
     for entry in out.values():
         entry["runs"].sort(key=lambda run: run["seed"])
@@ -83,7 +83,7 @@ def table(summary: dict, meta: dict) -> str:
         "two phases with plain Keras `model.fit`. Each seed also draws its own validation split.",
         "",
         f"Settings: {meta['settings']}",
-        f"Machine: {meta['machine']}; code: commit {meta['commit']}. Numbers over seeds are "
+        f"Machine: {meta['machine']}; code of the last run: commit {meta['commit']}. Numbers over seeds are "
         "mean +- standard deviation (min); the per-seed runs are in `results/selfscaling_results.json`.",
         "",
         "| config | stall multiplier | epochs (phase 1 + 2) | reference final hidden sizes "
@@ -268,6 +268,7 @@ def main() -> None:
                                  "test_accuracy": static["test_accuracy"],
                                  "seconds": time.perf_counter() - static_start}
             row["date"] = time.strftime("%Y-%m-%d")
+            row["commit"] = meta["commit"]
             row["load"] = f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}"
             dump[f"{config.name} | seed {seed}"] = {"row": row, "history": net.history}
             print(row, flush=True)
