@@ -506,3 +506,18 @@ def test_moments_kept_in_the_engine_train_exactly_as_moments_copied_back(policy)
                 np.testing.assert_allclose(a, b, atol=1e-7)
     assert [r["val_loss"] for r in plain.history] == pytest.approx(
         [r["val_loss"] for r in kept.history], abs=1e-5)
+
+
+def test_seed_results_load_from_the_repository_and_refuse_a_missing_file(tmp_path):
+    from course_lib.selfscaling import compare_over_seeds, load_seed_results
+
+    results, source = load_seed_results()
+    assert results["meta"]["mode"] == "full" and results["configs"]
+    assert source.endswith("selfscaling_results.json")
+    with pytest.raises(FileNotFoundError, match="jobs/slurm/selfscaling_seeds.sh"):
+        load_seed_results(tmp_path / "none.json")
+    with pytest.raises(ValueError, match="at least two seeds"):
+        compare_over_seeds([{"test_accuracy": 0.5, "static_test_accuracy": 0.4}])
+    verdict = compare_over_seeds([{"test_accuracy": a, "static_test_accuracy": 0.50}
+                                  for a in (0.49, 0.52, 0.50)])
+    assert not verdict["larger_than_spread"]  # the seeds disagree on the sign
