@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = "tests/fixtures/job_fixture.ipynb"
 NOTEBOOK_SCRIPTS = ["jobs/slurm/run_notebook.sh", "jobs/pbs/run_notebook.pbs"]
-ALL_SCRIPTS = NOTEBOOK_SCRIPTS + ["jobs/slurm/train_distributed.sh", "jobs/pbs/train_distributed.pbs",
-                                  "jobs/slurm/selfscaling_seeds.sh"]
+ALL_SCRIPTS = NOTEBOOK_SCRIPTS + ["jobs/slurm/train_distributed.sh", "jobs/pbs/train_distributed.pbs"]
+CPU_SCRIPTS = ["jobs/slurm/selfscaling_seeds.sh"]  # no GPU: the self-scaling runs are CPU work
 
 
 def run_script(script: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):
@@ -92,6 +92,16 @@ def test_scripts_are_valid_bash_and_request_a_gpu(script):
     gpu_request = [d for d in directives if re.search(r"--gres=gpu:\d|ngpus=\d|gpus=\d", d)]
     assert gpu_request, f"{script} does not ask the scheduler for a GPU"
     assert any(re.search(r"--time=|walltime=", d) for d in directives), f"{script} sets no time limit"
+
+
+@pytest.mark.parametrize("script", CPU_SCRIPTS)
+def test_cpu_scripts_are_valid_bash_with_limits(script):
+    subprocess.run(["bash", "-n", script], cwd=ROOT, check=True, timeout=60)
+    directives = [line for line in (ROOT / script).read_text().splitlines()
+                  if line.startswith("#SBATCH ")]
+    assert any("--time=" in d for d in directives), f"{script} sets no time limit"
+    assert any("--mem=" in d for d in directives), f"{script} requests no memory"
+    assert not any("gpu" in d for d in directives), f"{script} asks for a GPU it does not use"
 
 
 def test_selfscaling_seeds_job_writes_the_results_notebook_11_reads(tmp_path):

@@ -336,7 +336,7 @@ def load_seed_results(path: str | Path | None = None) -> tuple[dict, str]:
 
     ``path`` defaults to ``results/selfscaling_results.json`` of the repository this code runs
     from (written by ``jobs/slurm/selfscaling_seeds.sh``), or, when ``course_lib`` is installed
-    from a wheel (Colab), the copy packaged with it.
+    as a wheel (Colab), the copy packaged with it.
     """
     if path is None:
         in_repo = Path(__file__).resolve().parents[2] / "results" / SEED_RESULTS
