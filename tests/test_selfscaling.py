@@ -285,6 +285,35 @@ def test_model_is_rebuilt_only_when_sizes_leave_the_capacity():
     assert net.engine_builds == 2 and net.engine.current.capacity == [32, 32]
 
 
+def test_model_is_kept_while_at_most_half_of_a_layer_is_spare():
+    x, y = blobs(64)
+    net = SelfScalingNet([6, 40, 36, 3], capacity_headroom=1.0, jit_compile=False, seed=0)
+    net.train_epoch(x, y)
+    # at most 40% of each layer pruned: the model (capacity [40, 36]) is kept
+    threshold = min(np.quantile(m, 0.4) for m in net.neuron_magnitudes())
+    net.prune(threshold=threshold)
+    assert all(n >= 0.6 * cap for n, cap in zip(net.hidden_sizes, [40, 36], strict=True))
+    net.train_epoch(x, y)
+    assert net.engine_builds == 1
+    net.prune(threshold=1e9)  # [1, 1]: nearly all spare, so a smaller model is built
+    net.train_epoch(x, y)
+    assert net.engine_builds == 2 and net.engine.current.capacity == [1, 1]
+
+
+def test_a_short_last_batch_is_padded_without_changing_the_step():
+    # 20 images in one batch of 20, or padded into one batch of 32: the same update.
+    x, y = blobs(20)
+    weights, logs = [], []
+    for batch_size in (20, 32):
+        net = small_net(learning_rate=1e-2, jit_compile=False)
+        logs.append(net.train_epoch(x, y, batch_size=batch_size))
+        weights.append(net.get_weights())
+    for (k1, b1), (k2, b2) in zip(*weights, strict=True):
+        np.testing.assert_allclose(k1, k2, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(b1, b2, rtol=1e-5, atol=1e-7)
+    assert logs[0] == pytest.approx(logs[1], rel=1e-5)
+
+
 # -- bad input ------------------------------------------------------------------
 
 

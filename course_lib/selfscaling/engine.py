@@ -5,10 +5,10 @@ moments, the step counter) in NumPy arrays, and grow and prune are plain array o
 it. :class:`KerasEngine` trains that state one epoch at a time, fast:
 
 - **spare capacity**: each hidden layer of the Keras model is built a little wider than
-  needed (``capacity_headroom``, 10% by default); the live neurons come first and a
+  needed (``capacity_headroom``, 10% by default, at most 256 neurons); the live neurons come first and a
   non-trainable mask switches the spare ones off. Grow and prune change *values*, never
   shapes or variables, so one compiled training step serves many epochs; a new model (and a
-  new compile) comes only when a layer outgrows its capacity or wastes more than 25% of it;
+  new compile) comes only when a layer outgrows its capacity or wastes more than half of it;
 - **XLA where it pays**: ``jit_compile="auto"`` compiles the step with XLA, which fuses Adam's
   and the penalty's many small element-wise operations, when an epoch is big enough to repay
   the few seconds of compiling (training images x weights >= 1e10);
@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 
 JIT_CHOICES = (True, False, "auto")
 XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles with XLA
+# A layer may waste up to this share of its capacity before the model is rebuilt smaller. A
+# rebuild costs a compile (2-3 s for a 400-neuron network, and TensorFlow never frees the
+# ~10 MB an XLA compile takes), which a 25% waste repays only after many epochs.
+MAX_WASTE = 0.5
+MAX_SPARE = 256  # spare neurons per layer at most, whatever the headroom
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 
 
@@ -133,6 +138,20 @@ def pad(a: np.ndarray, shape) -> np.ndarray:
     return out
 
 
+def padded_batch(x: np.ndarray, y: np.ndarray, size: int) -> tuple:
+    """``x``, ``y`` padded with zeros to ``size`` rows, and weights (1: real row, 0: padding).
+
+    >>> padded_batch(np.ones((1, 2)), np.array([3]), 2)[2].tolist()
+    [1.0, 0.0]
+    """
+    weights = np.zeros(size, "float32")
+    weights[:len(x)] = 1
+    x_full = np.zeros((size, *x.shape[1:]), x.dtype)
+    y_full = np.zeros(size, y.dtype)
+    x_full[:len(x)], y_full[:len(y)] = x, y
+    return x_full, y_full, weights
+
+
 def placeholder(a: np.ndarray) -> np.ndarray:
     """A read-only array of ``a``'s shape and dtype that takes no memory (all zeros).
 
@@ -172,23 +191,28 @@ class CompiledModel:
 
 def training_step(model: keras.Model, dense: list, momenta: list, velocities: list,
                   iterations, totals, learning_rate: float, xla: bool):
-    """The compiled step: forward, cross-entropy plus penalty, gradients, Adam, running sums."""
+    """The compiled step: forward, cross-entropy plus penalty, gradients, Adam, running sums.
+
+    ``step(x, y, weights)``: ``weights`` is 1 for a real image and 0 for padding, so that the
+    last, shorter batch of an epoch has the same shape as the others: one compile, not two.
+    """
     import tensorflow as tf  # the TensorFlow backend's way to take gradients in a custom step
 
     variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
 
-    def step(x, y):
+    def step(x, y, weights):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
-            ce = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            per_image = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            n = ops.sum(weights)
+            ce = ops.sum(per_image * weights) / n  # the mean over the batch's real images
             loss = ce + sum(layer.penalty_loss() for layer in dense)
         gradients = tape.gradient(loss, [v.value for v in variables])
         iterations.assign_add(1)
         for var, grad, m, v in zip(variables, gradients, momenta, velocities, strict=True):
             adam_update(var, grad, m, v, iterations, learning_rate)
-        n = ops.cast(ops.shape(y)[0], "float32")
         hits = ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), ops.cast(y, "int32"))
-        correct = ops.sum(ops.cast(hits, "float32"))
+        correct = ops.sum(ops.cast(hits, "float32") * weights)
         totals.assign_add(ops.stack([loss * n, ce * n, correct, n]))
 
     return tf.function(step, jit_compile=xla, reduce_retracing=True)
@@ -198,7 +222,8 @@ class KerasEngine:
     """Trains a :class:`SelfScalingNet`'s state, one compiled epoch at a time.
 
     ``jit_compile``: ``True``, ``False`` or ``"auto"`` (XLA when an epoch repays the compile);
-    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built;
+    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built (at
+    most ``MAX_SPARE`` neurons wider);
     ``seed``: for the order of the minibatches (``None``: drawn from NumPy's global seed,
     which ``course_lib.set_seed`` sets); ``keep_moments_above``: Adam's moments of a kernel
     with at least this many weights stay in the engine's variables between epochs (grow and
@@ -251,9 +276,13 @@ class KerasEngine:
         try:
             current.totals.assign(np.zeros(4, dtype="float32"))
             order = self.rng.permutation(len(x))
+            full = np.ones(batch_size, "float32")
             for start in range(0, len(x), batch_size):
                 batch = order[start:start + batch_size]
-                current.step(x[batch], y[batch])
+                if len(batch) == batch_size:
+                    current.step(x[batch], y[batch], full)
+                else:  # padded to the batch size; the padding weighs nothing
+                    current.step(*padded_batch(x[batch], y[batch], batch_size))
         finally:
             self.pull(net)
         loss, ce, correct, n = ops.convert_to_numpy(current.totals.value).astype(float)
@@ -268,15 +297,17 @@ class KerasEngine:
         # hovering around the "auto" limit do not flip it every epoch
         same_xla = current.n_samples == n_samples or current.xla == self.uses_xla_for(net, n_samples)
         return current.regularize == net.regularize and same_xla and all(
-            n <= cap and cap - n <= max(16, 0.25 * cap)
+            n <= cap and cap - n <= max(16, MAX_WASTE * cap)
             for n, cap in zip(net.hidden_sizes, current.capacity, strict=True)
         )
 
     def build(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
         """A Keras model with spare capacity for ``net``'s current sizes, and its step."""
         # rounded up to a multiple of 8 (friendlier to vectorized kernels), unless the
-        # headroom is 1: exactly the live sizes
-        capacity = [n if self.capacity_headroom == 1 else 8 * math.ceil(n * self.capacity_headroom / 8)
+        # headroom is 1: exactly the live sizes; at most MAX_SPARE spare neurons, because a
+        # very wide layer (the 4000-neuron start) shrinks rather than grows
+        capacity = [n if self.capacity_headroom == 1
+                    else 8 * math.ceil(min(n * self.capacity_headroom, n + MAX_SPARE) / 8)
                     for n in net.hidden_sizes]
         widths = [net.layer_sizes[0]] + capacity + [net.layer_sizes[-1]]
         reg = SelfScalingRegularizer(net.penalty, net.regularization) if net.regularize else None
