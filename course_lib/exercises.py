@@ -103,7 +103,7 @@ def _check_03_3(answer) -> str | None:
     return "Your function does not give softmax's probability for class 1 on random score pairs."
 
 
-# -- notebooks 01, 04, 06, 08: numbers with one right answer ----------------------------------
+# -- notebooks 00, 01, 04, 06, 07, 08: numbers with one right answer ---------------------------
 
 def _check_01_2(answer) -> str | None:
     w1, w2, b = (float(a) for a in answer)
@@ -140,6 +140,90 @@ def _check_08_1(answer) -> str | None:
             "(nodes x GPUs per node).")
 
 
+def _check_gflops(answer) -> str | None:
+    n, seconds, gflops = int(answer[0]), float(answer[1]), float(answer[2])
+    right = 2 * n**3 / seconds / 1e9
+    if _close(gflops, right, rel=0.02):
+        return None
+    if _close(gflops, right / 2, rel=0.02):
+        return "You counted n^3 operations; a product of two n x n matrices costs 2 n^3 (a multiply and an add)."
+    if _close(gflops, right * 1e9, rel=0.02):
+        return "That is in FLOP/s; one GFLOP/s is 1e9 FLOP/s."
+    return f"{gflops:g} GFLOP/s does not follow from n = {n} and {seconds:g} s: expected {right:.3g}."
+
+
+# -- notebooks 01, 02, 04, 05, 08, 09, 11: one right answer, or a property to test ---------------
+
+def _check_01_1(answer) -> str | None:
+    a, rate = np.asarray(answer[0], dtype=float), float(answer[1])
+    hessian = 2 / len(a) * a.T @ a
+    right = 2 / np.linalg.eigvalsh(hessian).max()
+    if _close(rate, right, rel=0.01):
+        return None
+    if _close(rate, right / 2, rel=0.01):
+        return "That is 1 / lambda_max; gradient descent stays stable up to 2 / lambda_max."
+    if _close(rate, 2 / np.linalg.eigvalsh(a.T @ a).max(), rel=0.01):
+        return "You took the eigenvalues of A^T A; the Hessian of the mean squared error is (2/n) A^T A."
+    return f"{rate:g} is not 2 / lambda_max of the Hessian (2/n) A^T A."
+
+
+def _check_02_1(answer) -> str | None:
+    import keras  # the installed Keras's own default, so the check follows the library
+
+    default = float(keras.optimizers.SGD().learning_rate)
+    if _close(float(answer), default):
+        return None
+    return (f"{float(answer):g} is not it. Build the optimizer the lecture asks for by name and "
+            "read its learning_rate.")
+
+
+def _choice(expected: str, options: tuple[str, ...], why: str) -> Callable[[Any], str | None]:
+    """A check for a question whose answer is one of ``options`` (case and spaces ignored)."""
+
+    def test(answer) -> str | None:
+        got = str(answer).strip().lower()
+        if got not in options:
+            return f"answer one of {', '.join(repr(o) for o in options)}, not {answer!r}."
+        return None if got == expected else why
+
+    return test
+
+
+def _check_05_2(answer) -> str | None:
+    samples = np.asarray(answer, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != 10 or len(samples) < 2:
+        return (f"expected several predictions of one image, shape (runs, 10); got shape "
+                f"{samples.shape}.")
+    if not np.allclose(samples.sum(axis=1), 1, atol=1e-3):
+        return "each row should be the softmax's 10 probabilities (summing to 1)."
+    if np.allclose(samples, samples[0], atol=1e-6):
+        return ("all predictions are identical: dropout is off. Call the network with "
+                "training=True to keep dropping neurons.")
+    return None
+
+
+def _check_08_2(answer) -> str | None:
+    images, replicas, steps = (int(a) for a in answer)
+    right = math.ceil(images / (32 * replicas))
+    if steps == right:
+        return None
+    if steps == math.ceil(images / 32):
+        return "Each step processes 32 images on every replica: the global batch is 32 x replicas."
+    if steps == math.ceil(images / (64 * replicas)):
+        return "That is the per-replica batch of 64; the exercise asks for 32."
+    return f"{steps} is not it: one epoch is ceil(images / global batch) steps."
+
+
+def _check_11_2(answer) -> str | None:
+    sizes, count = [int(n) for n in answer[0]], int(answer[1])
+    right = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if count == right:
+        return None
+    if count == sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)):
+        return "You counted the weights; each neuron also has a bias."
+    return f"{count:,} is not the number of parameters of a {sizes} network ({right:,})."
+
+
 EXERCISES: dict[str, Exercise] = {
     q.name: q
     for q in (
@@ -161,6 +245,40 @@ EXERCISES: dict[str, Exercise] = {
         Exercise("03.2", 'a dict {"quadratic": epochs, "cross-entropy": epochs}', _check_03_2,
                  "Run train_neuron(cost, w=0.6, b=0.9) for each cost; the first epoch whose output "
                  "is below 0.5 is int(np.argmax(np.array(outputs) < 0.5))."),
+        Exercise("00.2", "a triple (n, seconds for one n x n product, your GFLOP/s)", _check_gflops,
+                 "An n x n matrix product does n^3 multiplications and as many additions; divide "
+                 "the operations by the seconds, then by 1e9."),
+        Exercise("07.1", "a triple (n, seconds for one n x n product, GFLOP/s) for one device",
+                 _check_gflops,
+                 "t.seconds from timing.time_callable is the time of one product; 2 n^3 "
+                 "operations divided by it, then by 1e9, gives GFLOP/s."),
+        Exercise("01.1", "a pair (the matrix A, the largest stable learning rate)", _check_01_1,
+                 "np.linalg.eigvalsh gives the eigenvalues of the symmetric Hessian 2/n * A.T @ A; "
+                 "the largest stable rate is 2 divided by the largest of them."),
+        Exercise("02.1", "the learning rate of Keras's optimizer='sgd' (a number)", _check_02_1,
+                 "Compile a model with optimizer='sgd' and print float(model.optimizer.learning_rate)."),
+        Exercise("04.2", "'sigmoid' or 'relu': which network the tanh network is closer to after "
+                 "one epoch of plain SGD",
+                 _choice("relu", ("sigmoid", "relu"),
+                         "Look at the numbers again: after one epoch the tanh network is close to "
+                         "ReLU, not to the stalled sigmoid."),
+                 "Print tanh_curve[0] next to sgd_curves['sigmoid'][0] and sgd_curves['relu'][0]; "
+                 "then compare the slopes of tanh and sigmoid at 0."),
+        Exercise("05.2", "the stacked predictions of one test image, shape (runs, 10)", _check_05_2,
+                 "np.stack([np.asarray(net(image, training=True))[0] for _ in range(10)]): "
+                 "training=True keeps dropout on, so each call uses another thinned network."),
+        Exercise("08.2", "a triple (training images, replicas, steps in one epoch)", _check_08_2,
+                 "distributed.scale_for_replicas(32, ...) gives the global batch; an epoch is "
+                 "ceil(images / global batch) steps."),
+        Exercise("09.1", "'first' or 'last': which columns (neuron ids) weighted L1 keeps",
+                 _choice("first", ("first", "last"),
+                         "Look at net.neuron_ids again: the ids that survive are mostly small."),
+                 "Weighted L1 charges neuron j (j + 1) times the penalty: which neurons are "
+                 "cheapest to keep?"),
+        Exercise("11.2", "a pair (layer sizes, e.g. [3072, 142, 204, 164, 152, 10], parameters)",
+                 _check_11_2,
+                 "Each dense layer has inputs x outputs weights plus one bias per output; "
+                 "model.count_params() checks your sum."),
         Exercise("03.3", "a function f(z1, z2) giving class 1's probability with a sigmoid",
                  _check_03_3,
                  "Divide softmax's numerator and denominator by exp(z1): what is left is "

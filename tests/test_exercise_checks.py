@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from course_lib.exercises import EXERCISES, exercise
@@ -22,7 +23,20 @@ def sigmoid(z):
     return 1 / (1 + math.exp(-z))
 
 
+A_01 = [[1.0, 0.5], [1.0, -1.0], [1.0, 2.0], [1.0, 0.0]]  # any data matrix will do
+RATE_01 = 2 / np.linalg.eigvalsh(2 / 4 * np.array(A_01).T @ np.array(A_01)).max()
+MC_SAMPLES = [[0.1] * 10, [0.05] * 9 + [0.55], [0.2] * 5 + [0.0] * 5]
+
 RIGHT = {
+    "00.2": (2000, 0.5, 32.0),
+    "07.1": (1024, 0.01, 2 * 1024**3 / 0.01 / 1e9),
+    "01.1": (A_01, RATE_01),
+    "02.1": 0.01,
+    "04.2": " ReLU",
+    "05.2": MC_SAMPLES,
+    "08.2": (60_000, 8, 235),
+    "09.1": "first",
+    "11.2": ([3072, 142, 204, 10], 3072 * 142 + 142 + 142 * 204 + 204 + 204 * 10 + 10),
     "01.2": (2.01, -2.98, 1.0),
     "04.3": 266_610,
     "06.5": (7, 1216),
@@ -32,6 +46,15 @@ RIGHT = {
     "03.3": lambda z1, z2: sigmoid(z1 - z2),
 }
 WRONG = {
+    "00.2": [(2000, 0.5, 16.0), (2000, 0.5, 3.2e10), (2000, 0.5, 1.0), "fast"],
+    "07.1": [(1024, 0.01, 1024**3 / 0.01 / 1e9), (1024, 0.01)],
+    "01.1": [(A_01, RATE_01 / 2), (A_01, RATE_01 * 2), (A_01, 0.2)],
+    "02.1": [0.1, 0.001, "sgd"],
+    "04.2": ["sigmoid", "tanh", 1],
+    "05.2": [[[0.1] * 10] * 3, [[0.5] * 10, [0.5] * 10], [0.1] * 10, [[0.1] * 10]],
+    "08.2": [(60_000, 8, 1875), (60_000, 8, 118), (60_000, 8, 234)],
+    "09.1": ["last", "middle"],
+    "11.2": [([3072, 142, 204, 10], 3072 * 142 + 142 * 204 + 204 * 10), ([3072, 142, 10], 5)],
     "01.2": [(1.0, -3.0, 1.0), (2.0, -3.0, 0.0), (2.0,)],
     "04.3": [266_200, 235_500, "many"],
     "06.5": [(14, 1216), (7, 416), (6, 1216)],
@@ -65,7 +88,7 @@ def test_wrong_answers_fail_with_feedback(name, capsys):
 
 
 def test_unknown_exercise_is_a_clear_error():
-    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 01.2, 03.1"):
+    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 00.2, 01.1"):
         exercise("99.1")
 
 
