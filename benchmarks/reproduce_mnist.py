@@ -97,7 +97,7 @@ RECIPES = [
     Recipe("relu_dropout", "5-layer, ReLU, dropout 0.25", "98.26%", 0.983,
            lambda: five_layer_net("relu", dropout=0.25), adam_cosine(PEAK_LR["relu_dropout"]), 30, 64),
     Recipe("cnn", "CNN (16-32-64 filters)", "99.23%", 0.993,
-           mnist_cnn, adam_cosine(CNN_PEAK_LR), 6, CNN_BATCH_SIZE, images=True),
+           mnist_cnn, adam_cosine(CNN_PEAK_LR), 12, CNN_BATCH_SIZE, images=True),
     Recipe("lecture_cnn", "the lecture's CNN (32-32 filters, 'valid', dense 256, dropout)", "99.23%",
            0.9923, lecture_cnn, lambda steps: keras.optimizers.Adadelta(learning_rate=1.0), 12, 128,
            images=True),
