@@ -224,6 +224,65 @@ def _check_11_2(answer) -> str | None:
     return f"{count:,} is not the number of parameters of a {sizes} network ({right:,})."
 
 
+def _line_image(kind: str, size: int = 9) -> np.ndarray:
+    """A one-pixel stroke through a dark square: "diagonal" (top left to bottom right),
+    "anti-diagonal", "horizontal" or "vertical"."""
+    image = np.zeros((size, size))
+    middle = np.arange(size)
+    rows, cols = {"diagonal": (middle, middle), "anti-diagonal": (middle, middle[::-1]),
+                  "horizontal": (np.full(size, size // 2), middle),
+                  "vertical": (middle, np.full(size, size // 2))}[kind]
+    image[rows, cols] = 1.0
+    return image
+
+
+def _strongest_response(kernel: np.ndarray, image: np.ndarray) -> float:
+    """Largest output of a 'valid' 2-D cross-correlation (what Conv2D computes)."""
+    windows = np.lib.stride_tricks.sliding_window_view(image, kernel.shape)
+    return float((windows * kernel).sum(axis=(-1, -2)).max())
+
+
+def _check_06_1(answer) -> str | None:
+    kernel = np.asarray(answer, dtype=float).reshape(3, 3)
+    responses = {kind: _strongest_response(kernel, _line_image(kind))
+                 for kind in ("diagonal", "anti-diagonal", "horizontal", "vertical")}
+    others = {k: v for k, v in responses.items() if k != "diagonal"}
+    if responses["diagonal"] > max(others.values()) + 1e-6:
+        return None
+    beaten = max(others, key=others.get)
+    return (f"your filter responds at least as strongly to a {beaten} stroke "
+            f"({others[beaten]:.2f}) as to a diagonal one ({responses['diagonal']:.2f}).")
+
+
+def _check_06_4(answer) -> str | None:
+    counts, pair = np.array(answer[0], dtype=float), tuple(int(d) for d in answer[1])
+    mistakes = counts.copy()
+    np.fill_diagonal(mistakes, -1)  # correct predictions are not confusions
+    right = tuple(int(d) for d in np.unravel_index(mistakes.argmax(), mistakes.shape))
+    if pair == right:
+        return None
+    if pair[0] == pair[1]:
+        return "That is a diagonal entry: those digits were read correctly. Ignore the diagonal."
+    if pair == right[::-1]:
+        return "Rows are the true digits, columns the predictions: you have them the other way round."
+    return f"{pair} occurs {counts[pair]:.0f} times; the most frequent mistake occurs {counts[right]:.0f} times."
+
+
+def _check_10_1(answer) -> str | None:
+    history, layer = answer[0], int(answer[1])
+    grown = np.sum([np.subtract(r["sizes_after_grow"], r["sizes_before_grow"]) for r in history], axis=0)
+    removed = np.sum([np.subtract(r["sizes_after_grow"], r["sizes_after_prune"]) for r in history],
+                     axis=0)
+    share = removed / (grown + np.asarray(history[0]["sizes_before_grow"]))
+    right = int(share.argmax()) + 1
+    if layer == right:
+        return None
+    if layer == right - 1:
+        return "Count the hidden layers from 1, not from 0."
+    return (f"hidden layer {layer} lost {share[layer - 1]:.0%} of the neurons it ever had; another "
+            "layer lost a larger share.")
+
+
 EXERCISES: dict[str, Exercise] = {
     q.name: q
     for q in (
@@ -279,6 +338,21 @@ EXERCISES: dict[str, Exercise] = {
                  _check_11_2,
                  "Each dense layer has inputs x outputs weights plus one bias per output; "
                  "model.count_params() checks your sum."),
+        Exercise("06.1", "your 3x3 filter (a 3x3 array)", _check_06_1,
+                 "Positive weights on the diagonal from top left to bottom right, negative ones "
+                 "elsewhere, summing to zero so that a flat patch gives 0."),
+        Exercise("06.4", "a pair (confusion matrix, (true digit, predicted digit))", _check_06_4,
+                 "Set the diagonal to zero (np.fill_diagonal), then np.unravel_index(cm.argmax(), "
+                 "cm.shape) gives (row, column) = (true digit, predicted digit)."),
+        Exercise("09.3", "'never', 'at every stall' or 'every epoch': when the penalty changes",
+                 _choice("never", ("never", "at every stall", "every epoch"),
+                         "Look at the penalties again: with a multiplier of 1, a stall multiplies "
+                         "the penalty by 1."),
+                 "A stall multiplies the penalty by penalty_multiplier."),
+        Exercise("10.1", "a pair (net.history, the hidden layer, counted from 1, that lost the "
+                 "largest share of its neurons)", _check_10_1,
+                 "Per layer: neurons removed (sizes_after_grow - sizes_after_prune, summed over "
+                 "epochs) divided by the neurons it ever had (its start size plus all it grew)."),
         Exercise("03.3", "a function f(z1, z2) giving class 1's probability with a sigmoid",
                  _check_03_3,
                  "Divide softmax's numerator and denominator by exp(z1): what is left is "

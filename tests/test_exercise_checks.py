@@ -27,7 +27,18 @@ A_01 = [[1.0, 0.5], [1.0, -1.0], [1.0, 2.0], [1.0, 0.0]]  # any data matrix will
 RATE_01 = 2 / np.linalg.eigvalsh(2 / 4 * np.array(A_01).T @ np.array(A_01)).max()
 MC_SAMPLES = [[0.1] * 10, [0.05] * 9 + [0.55], [0.2] * 5 + [0.0] * 5]
 
+DIAGONAL = [[2, -1, -1], [-1, 2, -1], [-1, -1, 2]]
+CONFUSION = [[50, 1, 7], [2, 40, 0], [0, 3, 45]]
+HISTORY_10 = [
+    {"sizes_before_grow": [10, 10], "sizes_after_grow": [12, 12], "sizes_after_prune": [5, 11]},
+    {"sizes_before_grow": [5, 11], "sizes_after_grow": [7, 13], "sizes_after_prune": [6, 12]},
+]  # layer 1 lost 8 of the 14 neurons it ever had, layer 2 only 2 of 14
+
 RIGHT = {
+    "06.1": DIAGONAL,
+    "06.4": (CONFUSION, (0, 2)),
+    "09.3": "never",
+    "10.1": (HISTORY_10, 1),
     "00.2": (2000, 0.5, 32.0),
     "07.1": (1024, 0.01, 2 * 1024**3 / 0.01 / 1e9),
     "01.1": (A_01, RATE_01),
@@ -46,6 +57,10 @@ RIGHT = {
     "03.3": lambda z1, z2: sigmoid(z1 - z2),
 }
 WRONG = {
+    "06.1": [np.fliplr(DIAGONAL), [[1, 1, 1], [0, 0, 0], [-1, -1, -1]], np.ones((3, 3)), [1, 2]],
+    "06.4": [(CONFUSION, (2, 0)), (CONFUSION, (0, 0)), (CONFUSION, (1, 2))],
+    "09.3": ["at every stall", "every epoch", "sometimes"],
+    "10.1": [(HISTORY_10, 2), (HISTORY_10, 0), (HISTORY_10, "first")],
     "00.2": [(2000, 0.5, 16.0), (2000, 0.5, 3.2e10), (2000, 0.5, 1.0), "fast"],
     "07.1": [(1024, 0.01, 1024**3 / 0.01 / 1e9), (1024, 0.01)],
     "01.1": [(A_01, RATE_01 / 2), (A_01, RATE_01 * 2), (A_01, 0.2)],
