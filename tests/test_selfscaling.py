@@ -300,6 +300,15 @@ def test_model_is_kept_while_at_most_half_of_a_layer_is_spare():
     assert net.engine_builds == 2 and net.engine.current.capacity == [1, 1]
 
 
+def test_one_trace_per_model_even_with_a_short_last_batch():
+    # every XLA compile keeps memory TensorFlow never frees: one shape, one trace, one compile
+    x, y = blobs(40)  # a batch of 32, then one of 8 (padded to 32)
+    net = small_net(jit_compile=False)
+    net.train_epoch(x, y)
+    net.train_epoch(x, y)
+    assert net.engine.current.step.experimental_get_tracing_count() == 1
+
+
 def test_a_short_last_batch_is_padded_without_changing_the_step():
     # 20 images in one batch of 20, or padded into one batch of 32: the same update.
     x, y = blobs(20)
