@@ -124,3 +124,99 @@ def tf_devices() -> list[str]:
     import tensorflow as tf
 
     return [d.name for d in tf.config.list_physical_devices()]
+
+
+def gpu_names() -> list[str]:
+    """Names of the NVIDIA GPUs ``nvidia-smi`` lists (empty without the command or a GPU)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        done = subprocess.run([exe, "--query-gpu=name", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
+
+
+def git_commit(folder: Path | None = None) -> str | None:
+    """Short commit of the checkout ``folder`` (default: course_lib's), '+' when it has local changes.
+
+    None outside a git checkout (a pip-installed course_lib) or without git.
+    """
+    folder = folder or Path(__file__).resolve().parent
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        head = subprocess.run([git, "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run([git, "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
+@dataclass(frozen=True)
+class RunStamp:
+    """When, on what machine and in which mode a notebook ran: the line the course website
+    shows at the top of every notebook page (``tools/course_site.py`` adds the cell).
+
+    >>> stamp = RunStamp("2026-11-22 14:03 UTC", "fast", "Intel Xeon, 2 cores, 23.5 GiB RAM, no GPU",
+    ...                  "Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1", "1cbce00")
+    >>> print(stamp)
+    Executed 2026-11-22 14:03 UTC in fast mode (numbers are not results) on Intel Xeon, 2 cores, 23.5 GiB RAM, no GPU; Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1; commit 1cbce00.
+    """
+
+    when: str
+    mode: str  # "fast" or "full"
+    machine: str
+    versions: str
+    commit: str | None = None
+
+    def _parts(self) -> tuple[str, str]:
+        caveat = " (numbers are not results)" if self.mode == "fast" else ""
+        commit = f"; commit {self.commit}" if self.commit else ""
+        if self.commit and self.commit.endswith("+"):
+            commit = f"; commit {self.commit[:-1]} with local changes"
+        return caveat, commit
+
+    def __str__(self) -> str:
+        caveat, commit = self._parts()
+        return (f"Executed {self.when} in {self.mode} mode{caveat} on {self.machine}; "
+                f"{self.versions}{commit}.")
+
+    def _repr_markdown_(self) -> str:
+        caveat, commit = self._parts()
+        return (f"**Executed** {self.when} in **{self.mode} mode**{caveat} on {self.machine}; "
+                f"{self.versions}{commit}.")
+
+
+def run_stamp(environ: dict[str, str] | None = None) -> RunStamp:
+    """The :class:`RunStamp` of this process, now: the mode from ``COURSE_FAST``, this machine.
+
+    >>> run_stamp({"COURSE_FAST": "1"}).mode
+    'fast'
+    """
+    from datetime import UTC, datetime
+    from importlib import metadata
+
+    from course_lib.config import RunMode
+
+    gpus = gpu_names()
+    ram = memory_gib()
+    machine = ", ".join([cpu_description()]
+                        + ([f"{ram:.1f} GiB RAM"] if ram else [])
+                        + [f"GPU: {', '.join(gpus)}" if gpus else "no GPU"])
+    found = []
+    for dist, label in (("tensorflow", "TensorFlow"), ("keras", "Keras")):
+        try:
+            found.append(f"{label} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    versions = ", ".join([f"Python {_platform.python_version()}", *found])
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return RunStamp(when, RunMode.from_env(environ).name, machine, versions, git_commit())
