@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
 COLAB_VENV ?= .venv-colab
 
-.PHONY: lab test test-colab lint executed prefetch lock slides attendee colab clean help
+.PHONY: lab test test-colab lint executed prefetch lock slides site attendee colab clean help
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
@@ -24,6 +24,8 @@ help:
 	@echo "make prefetch DIR=path   download and verify both datasets into a folder"
 	@echo "make lock      re-resolve uv.lock (newest versions) and export requirements/*.txt"
 	@echo "make slides    build the instructor decks (offline reveal.js) into build/slides/"
+	@echo "make site      the course website (notebooks with outputs, slides, guides, results) into build/site/"
+	@echo "               fast mode by default; make site COURSE_FAST=0 for the full-mode outputs"
 	@echo "make attendee  notebooks without solutions into build/attendee/"
 	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, packaged files"
 
@@ -83,6 +85,12 @@ lock: $(VENV)/.dev-installed
 
 slides: $(VENV)/.dev-installed
 	$(BIN)/python tools/build_slides.py
+
+# The website, in the mode COURSE_FAST says (default fast, like `make test`; every page then
+# says "fast-mode outputs"). Notebooks execute through build/site-cache/<mode>/: only changed
+# notebooks run again. Full mode: make site COURSE_FAST=0 (about two hours on 2 CPU cores).
+site: $(VENV)/.dev-installed
+	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python tools/build_site.py
 
 attendee: $(VENV)/.dev-installed
 	$(BIN)/python tools/make_attendee.py

@@ -1,0 +1,294 @@
+"""The course website: its helpers, its build, and every page in a real headless Chromium.
+
+Which site is checked:
+
+- ``COURSE_SITE_DIR=build/site`` (what CI sets after ``make site``): that build, as it is;
+- otherwise the test builds one in fast mode into a temporary folder. Notebooks execute through
+  the shared fast-mode cache (``build/site-cache/fast``), so after a ``make site`` only the
+  pages are rebuilt (about a minute); on a cold cache every notebook runs once in fast mode.
+
+The browser test serves the site on a loopback port, opens every page in Chromium with every
+request outside the site refused, and checks: no page asks for the network, no request fails,
+every notebook page shows its figures and its run stamp (and the fast-mode banner in a
+fast-mode build), links inside the site lead to files and anchors that exist, the Colab and
+Binder buttons point at the notebook, and search finds the dropout notebook for "dropout".
+Chromium must be installed already; without one the test is skipped with a one-line instruction.
+"""
+
+from __future__ import annotations
+
+import doctest
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+
+from tools import browser, build_site, course_site
+from tools.colab import Repo, title_of
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+SITE_ENV = "COURSE_SITE_DIR"
+BUILD_TIMEOUT_S = 3600  # a cold cache runs all twelve notebooks (about 15 minutes on 2 busy cores)
+# Notebooks that draw no figure; every other notebook page must show at least one.
+FIGURELESS: set[str] = set()
+BANNER = "Fast-mode outputs: numbers are not results"
+
+
+# --- the helpers, without building -----------------------------------------------------------
+
+
+def test_helper_examples():
+    result = doctest.testmod(course_site, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 6 and result.failed == 0
+
+
+def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():
+    assert course_site.cache_dir("fast") != course_site.cache_dir("full")
+    assert course_site.cache_dir("full").is_relative_to(ROOT / "build")
+    with pytest.raises(ValueError, match="'quick'"):
+        course_site.cache_dir("quick")
+    with pytest.raises(ValueError, match="'quick'"):
+        build_site.build(mode="quick")
+    assert course_site.build_mode({"COURSE_FAST": "1"}) == "fast"
+    assert course_site.build_mode({"COURSE_FAST": "0"}) == "full"
+
+
+def test_site_notebook_adds_the_stamp_links_and_folds_solutions():
+    repo = Repo.load()
+    path = ROOT / "notebooks" / "05_overfitting_and_dropout.ipynb"
+    text = path.read_text(encoding="utf-8")
+    shown = course_site.site_notebook(text, path.name, repo)
+    assert shown == course_site.site_notebook(text, path.name, repo), "not deterministic: no cache hits"
+    nb = nbformat.reads(shown, as_version=4)
+    first = nb.cells[0].source
+    assert "colab-badge.svg" not in first, "the badge image would load from the network"
+    assert repo.colab(path.name) in first and repo.binder(path.name) in first
+    assert f'href="../_sources/notebooks/{path.name}"' in first
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    setup = next(i for i, t in enumerate(tags) if "colab-setup" in t)
+    stamp = nb.cells[setup + 1]
+    assert course_site.STAMP_TAG in stamp.metadata["tags"] and "remove-input" in stamp.metadata["tags"]
+    assert "run_stamp()" in stamp.source
+    solutions = [c for c, t in zip(nb.cells, tags, strict=True) if "solution" in t]
+    assert solutions and all("hide-cell" in c.metadata["tags"] for c in solutions)
+    # The notebook itself is untouched: the site changes only its own copy.
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_site_notebook_refuses_a_notebook_without_a_title():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("no title here")])
+    with pytest.raises(ValueError, match="no title here"):
+        course_site.site_notebook(nbformat.writes(nb), "x.ipynb", Repo.load())
+
+
+def test_links_to_repository_files_go_to_github_and_pages_stay_pages():
+    docs = {"index", "notebooks/05_overfitting_and_dropout", "jobs/README"}
+    target = course_site.repository_target
+    assert target("benchmarks/", "index", docs) == ("benchmarks", True)
+    assert target("../tools/colab.py", "notebooks/05_overfitting_and_dropout", docs) == (
+        "tools/colab.py", False)
+    assert target("README.md#data-and-offline-use", "setup", docs) == ("README.md", False)
+    assert target("jobs/README.md", "index", docs) is None
+    assert target("../jobs/README.md#x", "notebooks/05_overfitting_and_dropout", docs) is None
+    assert target("05_overfitting_and_dropout.ipynb", "notebooks/x", docs) is None
+    assert target("https://keras.io", "index", docs) is None
+    assert target("#local", "index", docs) is None
+    assert target("no/such/file.md", "index", docs) is None  # left to Sphinx, which warns
+    assert target("../../etc/passwd", "index", docs) is None
+
+
+def test_run_stamp_names_its_mode():
+    from course_lib.environment import run_stamp
+
+    for flag, mode in (("1", "fast"), ("0", "full")):
+        stamp = run_stamp({"COURSE_FAST": flag})
+        assert course_site.stamp_mode(str(stamp)) == mode
+        assert course_site.stamp_mode(stamp._repr_markdown_()) == mode
+        assert ("numbers are not results" in str(stamp)) == (mode == "fast")
+    assert course_site.stamp_mode("no stamp") is None
+
+
+@pytest.mark.parametrize("mode", course_site.MODES)
+def test_configuration_loads_nothing_from_the_network(mode, monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("COURSE_FAST", "1" if mode == "fast" else "0")
+    conf = runpy.run_path(str(ROOT / "website" / "conf.py"))
+    assert conf["nb_execution_cache_path"] == str(course_site.cache_dir(mode))
+    assert conf["nb_execution_mode"] == "cache" and conf["nb_execution_raise_on_error"] is True
+    assert not re.match(r"^[a-z]+:", conf["mathjax_path"]), "MathJax must come from _static"
+    assert conf["nb_ipywidgets_js"] == {}
+    banner = conf["html_theme_options"]["announcement"]
+    assert (BANNER in banner) == (mode == "fast")
+
+
+def test_out_folder_that_is_not_a_site_build_is_never_deleted(tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("months of work")
+    with pytest.raises(RuntimeError, match="not an earlier site build"):
+        build_site.prepare_out(precious)
+    assert (precious / "chapter1.tex").read_text() == "months of work"
+
+
+def test_cluster_job_reaches_the_build_script():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "PBS_"))}
+    for script in ("jobs/slurm/site_full.sh", "jobs/pbs/site_full.pbs"):
+        done = subprocess.run(["bash", script, "--help"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "--mode" in done.stdout, f"{script} did not reach tools/build_site.py"
+
+
+# --- the built site ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """A built site: ``COURSE_SITE_DIR``, or a fresh fast-mode build into a temporary folder."""
+    given = os.environ.get(SITE_ENV)
+    if given:
+        path = Path(given)
+        if not (path / build_site.INFO_FILE).is_file():
+            pytest.fail(f"{SITE_ENV}={given} holds no site build ({build_site.INFO_FILE}); run `make site`")
+        return path
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed: the site build needs it (MathJax, the slides)")
+    out = tmp_path_factory.mktemp("site") / "site"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_site.py"), "--mode", "fast", "--out", str(out)],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, cwd=ROOT,
+    )
+    assert done.returncode == 0, f"site build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return out
+
+
+def built_mode(site: Path) -> str:
+    return json.loads((site / build_site.INFO_FILE).read_text(encoding="utf-8"))["mode"]
+
+
+def site_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
+
+
+def test_site_has_every_page(site):
+    pages = {p.relative_to(site).as_posix() for p in site_pages(site)}
+    expected = {f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS}
+    expected |= {"index.html", "setup.html", "offline.html", "jobs/README.html", "instructors.html",
+                 "results.html", "slides.html", "search.html"}
+    expected |= {f"results/{p.stem}.html" for p in (ROOT / "results").glob("*.md") if p.stem != "README"}
+    expected |= {f"slides/{p.stem}.html" for p in (ROOT / "slides").glob("[0-9]*.md")}
+    assert expected <= pages, f"missing pages: {sorted(expected - pages)}"
+    for nb in NOTEBOOKS:  # the download button's file: the notebook as committed, no outputs
+        shipped = nbformat.read(site / "_sources" / "notebooks" / nb.name, as_version=4)
+        assert title_of(shipped) == title_of(nbformat.read(nb, as_version=4))
+        assert not any(c.get("outputs") for c in shipped.cells), f"{nb.name}: download has outputs"
+
+
+def test_pages_refer_to_nothing_outside_the_site(site):
+    """Static check of what a page loads (scripts, styles, images), before the browser's."""
+    for page in site_pages(site):
+        text = page.read_text(encoding="utf-8")
+        loads = re.findall(r'<(?:script|img|link|iframe)\b[^>]*?\b(?:src|href)="([^"]+)"', text)
+        external = [u for u in loads if re.match(r"^(https?:)?//", u)]
+        assert not external, f"{page.relative_to(site)} loads {external}"
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The site on a loopback port, as any static web server would serve it."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def check_links(site: Path, base: str, page: str, hrefs: list[str]) -> list[str]:
+    """The links of ``page`` into the site whose file or anchor does not exist."""
+    broken = []
+    for href in hrefs:
+        if not href.startswith(base):
+            continue
+        parts = urlsplit(href)
+        rel = unquote(parts.path)[len(urlsplit(base).path):]
+        target = site / rel
+        if rel == "" or rel.endswith("/"):
+            target = target / "index.html"
+        if not target.is_file():
+            broken.append(f"{page} -> {href}")
+        elif parts.fragment and not parts.fragment.startswith("/") and target.suffix == ".html":
+            # ("#/..." are reveal.js routes to slides, not anchors)
+            if f'id="{unquote(parts.fragment)}"' not in target.read_text(encoding="utf-8"):
+                broken.append(f"{page} -> {href} (no such anchor)")
+    return broken
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_page_works_offline_in_chromium(site, served, chromium):
+    base, mode, repo = served, built_mode(site), Repo.load()
+    broken: list[str] = []
+    with browser.launch(chromium) as context:
+        blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.on("response", lambda r: failed.append(f"{r.url} ({r.status})") if r.status >= 400 else None)
+        for path in site_pages(site):
+            rel = path.relative_to(site).as_posix()
+            page.goto(base + rel, wait_until="load")
+            hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+            broken += check_links(site, base, rel, hrefs)
+            if rel.startswith("slides/"):
+                continue  # reveal.js decks: tests/test_slides.py checks them in depth
+            if mode == "fast":
+                banner = page.locator(".bd-header-announcement")
+                assert banner.is_visible() and BANNER in banner.inner_text(), f"{rel}: no fast-mode banner"
+            if rel.startswith("notebooks/"):
+                check_notebook_page(page, rel, mode, repo)
+        # Search: Sphinx's own index, in the browser.
+        page.goto(base + "search.html?q=dropout", wait_until="load")
+        page.locator("#search-results .search-summary", has_text="Search finished").wait_for(timeout=30_000)
+        found = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+        assert any("notebooks/05_overfitting_and_dropout.html" in h for h in found), found
+    assert blocked == [], f"pages asked for the network: {sorted(set(blocked))}"
+    assert failed == [], f"requests failed: {failed}"
+    assert broken == [], "links that lead nowhere:\n" + "\n".join(broken)
+
+
+def check_notebook_page(page, rel: str, mode: str, repo: Repo) -> None:
+    name = Path(rel).stem + ".ipynb"
+    stamp = page.locator(f".tag_{course_site.STAMP_TAG}")
+    assert stamp.is_visible(), f"{rel}: no run stamp"
+    text = stamp.inner_text()
+    assert course_site.stamp_mode(text) == mode and "Executed" in text, f"{rel}: stamp {text!r}"
+    figures = page.eval_on_selector_all(
+        ".cell_output img", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])"
+    )
+    assert all(ok for _, ok in figures), f"{rel}: figures that did not load: {figures}"
+    if Path(rel).stem[:2] not in FIGURELESS:
+        assert figures, f"{rel}: no figure on the page"
+    assert page.locator(f'a[href="{repo.colab(name)}"]').count() >= 1, f"{rel}: no Colab link"
+    assert page.locator(f'a[href^="https://mybinder.org/v2/gh/{repo.slug}/{repo.ref}"]').count() >= 1
+    if page.locator(".math").count():  # MathJax, from the site itself, typesets the formulas
+        page.locator("mjx-container").first.wait_for(timeout=30_000)

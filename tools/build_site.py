@@ -1,0 +1,174 @@
+"""Build the course website into ``build/site/``: notebooks with outputs, slides, guides, results.
+
+    python tools/build_site.py                  # the mode COURSE_FAST says (unset: full)
+    python tools/build_site.py --mode fast      # `make site`: quick, every page says so
+    python tools/build_site.py --mode full      # `make site COURSE_FAST=0`: the real outputs
+    python tools/build_site.py --out DIR        # somewhere else (replaced; must be a site build)
+
+Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``; skipped when
+current), build the decks (``tools/build_slides.py``), stage the pages into ``<out>-src/``
+(``website/*.md``, the notebooks, ``results/*.md``, ``jobs/README.md``, ``README.md`` for the
+include directives, MathJax), then run Sphinx (``website/conf.py``). Notebooks execute through
+jupyter-cache in ``build/site-cache/<mode>/``: a notebook runs again only when its code changed.
+A notebook that fails stops the build. Nothing is downloaded while building or viewing.
+
+The site records how it was built in ``<out>/course-site.json`` (mode, time, commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools import course_site  # noqa: E402
+
+WEBSITE = ROOT / "website"
+DEFAULT_OUT = ROOT / "build" / "site"
+BUILD_MARKER = ".course-site-build"
+INFO_FILE = "course-site.json"
+NPM_TIMEOUT_S = 600
+# Copied from the mathjax npm package: the component Sphinx loads, and what it loads on demand
+# (TeX extensions, fonts, the menu and its accessibility tools).
+MATHJAX = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors")
+# Pages of the site that come from elsewhere in the repository, staged under the same paths so
+# that relative links written for GitHub work on the site too.
+STAGED_GLOBS = ("notebooks/[0-9]*.ipynb", "results/*.md", "jobs/README.md", "README.md")
+# The notebooks' kernels render figures inline, into the pages (jobs/run_notebook.py does the same).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def ensure_mathjax() -> Path:
+    """The pinned MathJax (``website/package-lock.json``), installed with ``npm ci`` when missing."""
+    modules = WEBSITE / "node_modules"
+    lock, installed = WEBSITE / "package-lock.json", modules / ".package-lock.json"
+    if not (installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime):
+        if shutil.which("npm") is None:
+            raise RuntimeError("npm is needed once to fetch MathJax; install Node.js (20+).")
+        print("npm ci (MathJax, pinned in website/package-lock.json)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error",
+                        "--fetch-timeout=60000"], cwd=WEBSITE, check=True, timeout=NPM_TIMEOUT_S)
+    return modules / "mathjax" / "es5"
+
+
+def prepare_out(out: Path) -> None:
+    """Empty ``out`` for a new build, but only if it is empty or holds an earlier site build."""
+    if out.exists():
+        if not out.is_dir():
+            raise RuntimeError(f"--out {out} is a file; give a folder for the site.")
+        if any(out.iterdir()) and not (out / BUILD_MARKER).is_file():
+            raise RuntimeError(
+                f"--out {out} holds files that are not an earlier site build (no {BUILD_MARKER}); "
+                "choose an empty or new folder, or delete it yourself."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
+def stage(src: Path, mathjax: Path) -> None:
+    """Fill ``src`` (replaced) with the site's sources, under their repository paths."""
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(WEBSITE, src, ignore=shutil.ignore_patterns(
+        "node_modules", "package*.json", "conf.py", "_static", "__pycache__"))
+    for pattern in STAGED_GLOBS:
+        for path in sorted(ROOT.glob(pattern)):
+            target = src / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    for item in MATHJAX:
+        source, target = mathjax / item, src / "_assets" / "mathjax" / item
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def build_decks(out: Path) -> None:
+    """The instructor decks, built as ``make slides`` builds them, into ``out``."""
+    env = dict(os.environ, MPLBACKEND="Agg")
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(out)],
+                   check=True, env=env, cwd=ROOT)
+
+
+def sphinx_env(mode: str) -> dict[str, str]:
+    """The environment Sphinx, and through it every notebook's kernel, runs in."""
+    cache = course_site.cache_dir(mode)
+    return dict(
+        os.environ,
+        # TensorFlow's C++ start-up chatter off in the build log, as in jobs/lib/env.sh.
+        TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        COURSE_FAST="1" if mode == "fast" else "0",
+        MPLBACKEND=INLINE_BACKEND,
+        # Notebook 10 hands its results to notebook 11 through this folder: one per mode, kept,
+        # so that notebook 11 can run again without notebook 10.
+        COURSE_CACHE_DIR=str(cache / "handoff"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+
+
+def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True) -> dict:
+    """Build the site in ``mode`` into ``out``; return what ``course-site.json`` records."""
+    if mode not in course_site.MODES:
+        raise ValueError(f"mode must be one of {course_site.MODES}, got {mode!r}")
+    start = time.monotonic()
+    out = out.resolve()
+    src = out.with_name(out.name + "-src")
+    mathjax = ensure_mathjax()
+    stage(src, mathjax)
+    build_decks(src / "_extra" / "slides")  # before the notebooks: a missing npm fails in seconds
+    prepare_out(out)
+    (out / BUILD_MARKER).write_text("built by tools/build_site.py; safe to delete\n",
+                                    encoding="utf-8")
+    print(f"building the site in {mode} mode into {out} (notebooks execute through "
+          f"{course_site.cache_dir(mode)}; only changed ones run)", flush=True)
+    # -E -a: a fresh environment every time, so pages of another mode's build never survive;
+    # cheap, because execution is what takes time, and jupyter-cache keeps that.
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(WEBSITE), "-E", "-a",
+               "-d", str(src / "_doctrees"), *(["-W", "--keep-going"] if strict else []),
+               str(src), str(out)]
+    done = subprocess.run(command, env=sphinx_env(mode), cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"Sphinx failed (exit {done.returncode}); its messages are above.")
+    from course_lib.environment import cpu_description, git_commit
+
+    info = {
+        "mode": mode,
+        "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(time.monotonic() - start, 1),
+        "machine": cpu_description(),
+        "commit": git_commit(ROOT),
+    }
+    (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(f"site built in {info['seconds']:.0f} s ({mode} mode): open {out / 'index.html'}")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=course_site.MODES, default=None,
+                        help="fast or full (default: what COURSE_FAST says; unset means full)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (replaced)")
+    parser.add_argument("--no-strict", dest="strict", action="store_false",
+                        help="let Sphinx warnings pass (default: a warning fails the build)")
+    args = parser.parse_args(argv)
+    try:
+        build(args.out, args.mode or course_site.build_mode(), args.strict)
+    except (RuntimeError, ValueError, subprocess.CalledProcessError) as exc:
+        print(f"build_site: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
