@@ -5,7 +5,7 @@ moments, the step counter) in NumPy arrays, and grow and prune are plain array o
 it. :class:`KerasEngine` trains that state one epoch at a time, fast:
 
 - **spare capacity**: each hidden layer of the Keras model is built a little wider than
-  needed (``capacity_headroom``, 10% by default, at most 256 neurons); the live neurons come first and a
+  needed (``capacity_headroom``, 10% by default, at most 128 neurons); the live neurons come first and a
   non-trainable mask switches the spare ones off. Grow and prune change *values*, never
   shapes or variables, so one compiled training step serves many epochs; a new model (and a
   new compile) comes only when a layer outgrows its capacity or wastes more than half of it;
@@ -49,7 +49,7 @@ XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles wi
 # rebuild costs a compile (2-3 s for a 400-neuron network, and TensorFlow never frees the
 # ~10 MB an XLA compile takes), which a 25% waste repays only after many epochs.
 MAX_WASTE = 0.5
-MAX_SPARE = 256  # spare neurons per layer at most, whatever the headroom
+MAX_SPARE = 128  # spare neurons per layer at most, whatever the headroom
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 
 
