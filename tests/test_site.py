@@ -5,7 +5,7 @@ Which site is checked:
 - ``COURSE_SITE_DIR=build/site`` (what CI sets after ``make site``): that build, as it is;
 - otherwise the test builds one in fast mode into a temporary folder. Notebooks execute through
   the shared fast-mode cache (``build/site-cache/fast``), so after a ``make site`` only the
-  pages are rebuilt (about a minute); on a cold cache every notebook runs once in fast mode.
+  pages are rebuilt (about 30 s); on a cold cache every notebook runs once in fast mode.
 
 The browser test serves the site on a loopback port, opens every page in Chromium with every
 request outside the site refused, and checks: no page asks for the network, no request fails,

@@ -17,8 +17,8 @@ stages the sources and runs Sphinx. What the extension does while Sphinx reads t
 
 Example
 -------
->>> cache_dir("fast", Path("/repo"))
-PosixPath('/repo/build/site-cache/fast')
+>>> cache_dir("fast", Path("/repo")).as_posix()
+'/repo/build/site-cache/fast'
 """
 
 from __future__ import annotations
