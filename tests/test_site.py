@@ -144,6 +144,7 @@ def test_out_folder_that_is_not_a_site_build_is_never_deleted(tmp_path):
 
 def test_cluster_job_reaches_the_build_script():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "PBS_"))}
+    env["COURSE_PYTHON"] = sys.executable  # jobs/lib/env.sh: this interpreter, not a guess
     for script in ("jobs/slurm/site_full.sh", "jobs/pbs/site_full.pbs"):
         done = subprocess.run(["bash", script, "--help"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=120)
