@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = "tests/fixtures/job_fixture.ipynb"
 NOTEBOOK_SCRIPTS = ["jobs/slurm/run_notebook.sh", "jobs/pbs/run_notebook.pbs"]
 ALL_SCRIPTS = NOTEBOOK_SCRIPTS + ["jobs/slurm/train_distributed.sh", "jobs/pbs/train_distributed.pbs",
-                                  "jobs/slurm/site_full.sh", "jobs/pbs/site_full.pbs"]
+                                  "jobs/slurm/site_full.sh", "jobs/pbs/site_full.pbs",
+                                  "jobs/slurm/mnist_results.sh"]
 CPU_SCRIPTS = ["jobs/slurm/selfscaling_seeds.sh"]  # no GPU: the self-scaling runs are CPU work
 
 
