@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -138,6 +139,26 @@ def set_seed(seed: int = DEFAULT_SEED) -> int:
     return seed
 
 
+def backend_report(environ: Mapping[str, str] | None = None) -> str:
+    """Which Keras backend runs, and whether ``KERAS_BACKEND`` asks for another one.
+
+    Keras reads ``KERAS_BACKEND`` once, when it is first imported; changing the variable later
+    has no effect until the kernel restarts.
+
+    >>> backend_report({"KERAS_BACKEND": "tensorflow"})
+    'Keras backend: tensorflow.'
+    """
+    import keras
+
+    environ = os.environ if environ is None else environ
+    running = keras.backend.backend()
+    wanted = environ.get("KERAS_BACKEND", "").strip().lower()
+    if wanted and wanted != running:
+        return (f"Keras backend: {running}, but KERAS_BACKEND={wanted!r}. Keras chose its backend "
+                f"when it was first imported; restart the kernel (Kernel > Restart) to use {wanted}.")
+    return f"Keras backend: {running}."
+
+
 def setup(*, verbose: bool = True) -> RunMode:
     """Start a notebook: read the run mode, seed everything, say what was chosen.
 
@@ -149,6 +170,7 @@ def setup(*, verbose: bool = True) -> RunMode:
     set_seed(mode.seed)
     if verbose:
         print(f"Running in {mode}.")
+        print(backend_report())
         if "google.colab" in sys.modules and shutil.which("nvidia-smi") is None:
             print(COLAB_GPU_HINT)
     return mode

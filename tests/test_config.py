@@ -61,3 +61,15 @@ def test_tensorflow_settings_at_import_respect_the_learners_choice():
     env = dict(chosen)
     quiet_tensorflow_startup(env, import_now=False)
     assert env == chosen
+
+
+def test_backend_report_names_the_backend_and_asks_for_a_restart_when_it_differs():
+    import keras
+
+    from course_lib.config import backend_report
+
+    running = keras.backend.backend()
+    assert backend_report({}) == f"Keras backend: {running}."
+    other = "jax" if running != "jax" else "torch"
+    message = backend_report({"KERAS_BACKEND": other})
+    assert running in message and repr(other) in message and "restart the kernel" in message
