@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,18 +102,19 @@ def build_decks(out: Path) -> None:
                    check=True, env=env, cwd=ROOT)
 
 
-def sphinx_env(mode: str) -> dict[str, str]:
+def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
     """The environment Sphinx, and through it every notebook's kernel, runs in."""
-    cache = course_site.cache_dir(mode)
     return dict(
         os.environ,
         # TensorFlow's C++ start-up chatter off in the build log, as in jobs/lib/env.sh.
         TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
         COURSE_FAST="1" if mode == "fast" else "0",
         MPLBACKEND=INLINE_BACKEND,
-        # Notebook 10 hands its results to notebook 11 through this folder: one per mode, kept,
-        # so that notebook 11 can run again without notebook 10.
-        COURSE_CACHE_DIR=str(cache / "handoff"),
+        # Notebook 10 hands its results to notebook 11 through this folder, new for every
+        # build: when notebook 10's outputs come from the cache (made by older code, which
+        # jupyter-cache does not notice), notebook 11 finds nothing and trains its networks
+        # itself, instead of refusing a stale handoff.
+        COURSE_CACHE_DIR=str(handoff),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
 
@@ -137,7 +139,8 @@ def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True) -> d
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(WEBSITE), "-E", "-a",
                "-d", str(src / "_doctrees"), *(["-W", "--keep-going"] if strict else []),
                str(src), str(out)]
-    done = subprocess.run(command, env=sphinx_env(mode), cwd=ROOT)
+    with tempfile.TemporaryDirectory(prefix="course_site_handoff_") as handoff:
+        done = subprocess.run(command, env=sphinx_env(mode, Path(handoff)), cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"Sphinx failed (exit {done.returncode}); its messages are above.")
     from course_lib.environment import cpu_description, git_commit
