@@ -138,7 +138,7 @@ def test_out_folder_that_is_not_a_site_build_is_never_deleted(tmp_path):
     precious.mkdir()
     (precious / "chapter1.tex").write_text("months of work")
     with pytest.raises(RuntimeError, match="not an earlier site build"):
-        build_site.prepare_out(precious)
+        build_site.prepare_out(precious, build_site.BUILD_MARKER, "site build")
     assert (precious / "chapter1.tex").read_text() == "months of work"
 
 

@@ -104,11 +104,11 @@ def test_out_folder_that_is_not_a_build_is_never_deleted(tmp_path):
     precious.mkdir()
     (precious / "chapter1.tex").write_text("months of work")
     with pytest.raises(RuntimeError, match="not an earlier slide build"):
-        build_slides.prepare_out(precious)
+        build_slides.prepare_out(precious, build_slides.BUILD_MARKER, "slide build")
     assert (precious / "chapter1.tex").read_text() == "months of work"
     # An empty folder, or an earlier build, is fine.
-    build_slides.prepare_out(tmp_path / "new")
+    build_slides.prepare_out(tmp_path / "new", build_slides.BUILD_MARKER, "slide build")
     (tmp_path / "new" / "old.html").write_text("stale")
-    build_slides.prepare_out(tmp_path / "new")
+    build_slides.prepare_out(tmp_path / "new", build_slides.BUILD_MARKER, "slide build")
     assert not (tmp_path / "new" / "old.html").exists()
     assert (tmp_path / "new" / build_slides.BUILD_MARKER).is_file()

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tools import course_site  # noqa: E402
+from tools.generated import prepare_out  # noqa: E402
 
 WEBSITE = ROOT / "website"
 DEFAULT_OUT = ROOT / "build" / "site"
@@ -59,20 +60,6 @@ def ensure_mathjax() -> Path:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error",
                         "--fetch-timeout=60000"], cwd=WEBSITE, check=True, timeout=NPM_TIMEOUT_S)
     return modules / "mathjax" / "es5"
-
-
-def prepare_out(out: Path) -> None:
-    """Empty ``out`` for a new build, but only if it is empty or holds an earlier site build."""
-    if out.exists():
-        if not out.is_dir():
-            raise RuntimeError(f"--out {out} is a file; give a folder for the site.")
-        if any(out.iterdir()) and not (out / BUILD_MARKER).is_file():
-            raise RuntimeError(
-                f"--out {out} holds files that are not an earlier site build (no {BUILD_MARKER}); "
-                "choose an empty or new folder, or delete it yourself."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
 
 
 def stage(src: Path, mathjax: Path) -> None:
@@ -129,9 +116,7 @@ def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True) -> d
     mathjax = ensure_mathjax()
     stage(src, mathjax)
     build_decks(src / "_extra" / "slides")  # before the notebooks: a missing npm fails in seconds
-    prepare_out(out)
-    (out / BUILD_MARKER).write_text("built by tools/build_site.py; safe to delete\n",
-                                    encoding="utf-8")
+    prepare_out(out, BUILD_MARKER, "site build")
     print(f"building the site in {mode} mode into {out} (notebooks execute through "
           f"{course_site.cache_dir(mode)}; only changed ones run)", flush=True)
     # -E -a: a fresh environment every time, so pages of another mode's build never survive;

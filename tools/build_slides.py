@@ -35,6 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.generated import prepare_out  # noqa: E402
+
 SLIDES = ROOT / "slides"
 NODE_MODULES = SLIDES / "node_modules"
 DEFAULT_OUT = ROOT / "build" / "slides"
@@ -269,26 +273,6 @@ def ensure_node_modules() -> None:
         ) from None
 
 
-def prepare_out(out: Path) -> None:
-    """Empty ``out`` for a new build, but only if it is empty or holds an earlier build.
-
-    A folder this tool did not write (no ``BUILD_MARKER`` in it) is never deleted: ``--out``
-    pointed at the wrong place must cost nothing.
-    """
-    if out.exists():
-        if not out.is_dir():
-            raise RuntimeError(f"--out {out} is a file; give a folder for the slides.")
-        if any(out.iterdir()) and not (out / BUILD_MARKER).is_file():
-            raise RuntimeError(
-                f"--out {out} holds files that are not an earlier slide build (no {BUILD_MARKER}); "
-                "choose an empty or new folder, or delete it yourself."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / BUILD_MARKER).write_text("built by tools/build_slides.py; safe to delete\n",
-                                    encoding="utf-8")
-
-
 def copy_assets(out: Path) -> None:
     assets = out / "assets"
     for src, dst in ASSETS.items():
@@ -313,7 +297,7 @@ def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck
     parsed = [parse_deck(p) for p in (decks or find_decks())]
     if not parsed:
         raise RuntimeError(f"no decks found in {SLIDES}")
-    prepare_out(out)
+    prepare_out(out, BUILD_MARKER, "slide build")
     copy_assets(out)
     figures.render([name for d in parsed for name in d.figures], out / "figures", fmt="svg")
     items = []
