@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", choices=["mlp", "cnn"], default=["mlp", "cnn"])
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128, 512])
-    p.add_argument("--devices", nargs="+", default=None, help="e.g. /CPU:0 /GPU:0 (default: all)")
+    p.add_argument("--devices", nargs="+", default=None, help="e.g. cpu:0 gpu:0 (default: all)")
     p.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     p.add_argument("--epochs", type=int, default=1, help="timed epochs per row (median reported)")
     p.add_argument("--fast", action="store_true", help="2048 images, one batch size: checks the script")
@@ -59,12 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from course_lib import timing
+    from course_lib import devices, environment, models, timing
 
-    devices = timing.list_devices()
-    names = args.devices or [d.name for d in devices if d.name in ("/CPU:0",) or d.kind == "GPU"]
+    names = args.devices or [d.name for d in devices.list_devices()]
     load_before = os.getloadavg()
-    builders = {"mlp": timing.mnist_mlp, "cnn": timing.cifar10_cnn}
+    builders = {"mlp": models.mnist_mlp, "cnn": models.cifar10_cnn}
     rows = []
     started = time.perf_counter()
     for model_name in args.models:
@@ -104,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         "## Hardware",
         "",
         "```",
-        timing.hardware_summary(),
+        devices.hardware_summary(),
         "```",
         "",
         f"- measured: {datetime.now().isoformat(timespec='minutes')}, {time.perf_counter() - started:.0f} s in all",
         f"- command: `{command.strip()}`",
         "- load average (1 min) before / after: "
-        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {timing.cpu_cores()} cores; `load_1min` is "
+        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {environment.cpu_cores()} cores; `load_1min` is "
         "the load right after each row (above the core count, other work shared the CPU and slowed the row)",
         "",
         "## Results",

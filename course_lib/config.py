@@ -24,12 +24,13 @@ Example
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from course_lib import environment
 
 FAST_ENV = "COURSE_FAST"
 SEED_ENV = "COURSE_SEED"
@@ -171,6 +172,6 @@ def setup(*, verbose: bool = True) -> RunMode:
     if verbose:
         print(f"Running in {mode}.")
         print(backend_report())
-        if "google.colab" in sys.modules and shutil.which("nvidia-smi") is None:
+        if "google.colab" in sys.modules and not environment.gpu_names():
             print(COLAB_GPU_HINT)
     return mode

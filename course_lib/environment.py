@@ -12,6 +12,7 @@ import platform as _platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,16 +57,54 @@ def detect_platform(environ: dict[str, str] | None = None, modules=None) -> Plat
     )
 
 
-def nvidia_smi() -> str | None:
-    """The output of ``nvidia-smi`` (None when the command is absent or fails)."""
+def nvidia_smi(*args: str, timeout: float = 20) -> str | None:
+    """The output of ``nvidia-smi`` run with ``args``; None without the command, or when it fails.
+
+    The one place the course asks the NVIDIA driver anything (notebook 00, the timing and
+    distributed helpers, the batch-job runner). For example
+    ``nvidia_smi("--query-gpu=name", "--format=csv,noheader")`` gives one GPU name per line.
+    """
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
     try:
-        done = subprocess.run([exe], capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired):
+        done = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None
+
+
+def gpu_names() -> list[str]:
+    """Names of the NVIDIA GPUs ``nvidia-smi`` lists (empty without the command or a GPU)."""
+    out = nvidia_smi("--query-gpu=name", "--format=csv,noheader") or ""
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def visible_gpu_count(environ: Mapping[str, str] | None = None) -> int:
+    """NVIDIA GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else all it lists.
+
+    >>> visible_gpu_count({"CUDA_VISIBLE_DEVICES": "0,2"})
+    2
+    >>> visible_gpu_count({"CUDA_VISIBLE_DEVICES": "-1"})
+    0
+    """
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        visible = environ["CUDA_VISIBLE_DEVICES"].strip()
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    return len(gpu_names())
+
+
+def cpu_cores() -> int:
+    """Cores this process may use: the scheduler's allocation on a cluster node, else all.
+
+    >>> cpu_cores() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def cpu_model() -> str:
@@ -92,8 +131,9 @@ def cpu_model() -> str:
 
 
 def cpu_description() -> str:
-    """CPU model and core count, e.g. 'AMD EPYC 7B13, 2 cores'."""
-    return f"{cpu_model()}, {os.cpu_count()} cores"
+    """CPU model and the cores this process may use, e.g. 'AMD EPYC 7B13, 2 cores'."""
+    cores, total = cpu_cores(), os.cpu_count() or 1
+    return f"{cpu_model()}, {cores} cores" + (f" (of {total})" if cores < total else "")
 
 
 def memory_gib() -> float | None:
@@ -105,38 +145,52 @@ def memory_gib() -> float | None:
     return psutil.virtual_memory().total / 2**30
 
 
+#: Each backend Keras 3 can run on, and the package that provides it.
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def package_version(name: str) -> str | None:
+    """The installed version of the package ``name`` (None when it is not installed).
+
+    >>> package_version("no-such-package-here") is None
+    True
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def installed_backends() -> dict[str, str | None]:
+    """Each Keras backend and the version of its package here (None: not installed).
+
+    Only package metadata is read: nothing is imported, so this is quick and safe to call
+    before choosing a backend.
+    """
+    return {backend: package_version(package) for backend, package in BACKEND_PACKAGES.items()}
+
+
+def backend_version() -> str:
+    """The version of the package behind the Keras backend that runs, e.g. ``'2.21.0'``."""
+    import keras
+
+    package = BACKEND_PACKAGES.get(keras.backend.backend())
+    return (package_version(package) if package else None) or "unknown"
+
+
 def versions() -> dict[str, str]:
-    """Versions of Python and the main libraries, as strings."""
+    """Versions of Python, Keras, the backend Keras runs on and NumPy, as strings."""
     import keras
     import numpy
-    import tensorflow as tf
 
     return {
         "Python": _platform.python_version(),
-        "TensorFlow": tf.__version__,
         "Keras": keras.__version__,
+        f"backend: {keras.backend.backend()}": backend_version(),
         "NumPy": numpy.__version__,
     }
-
-
-def tf_devices() -> list[str]:
-    """Devices TensorFlow can use, e.g. ['/physical_device:CPU:0']."""
-    import tensorflow as tf
-
-    return [d.name for d in tf.config.list_physical_devices()]
-
-
-def gpu_names() -> list[str]:
-    """Names of the NVIDIA GPUs ``nvidia-smi`` lists (empty without the command or a GPU)."""
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return []
-    try:
-        done = subprocess.run([exe, "--query-gpu=name", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
 
 
 def git_commit(folder: Path | None = None) -> str | None:
@@ -202,7 +256,6 @@ def run_stamp(environ: dict[str, str] | None = None) -> RunStamp:
     'fast'
     """
     from datetime import UTC, datetime
-    from importlib import metadata
 
     from course_lib.config import RunMode
 
@@ -211,12 +264,9 @@ def run_stamp(environ: dict[str, str] | None = None) -> RunStamp:
     machine = ", ".join([cpu_description()]
                         + ([f"{ram:.1f} GiB RAM"] if ram else [])
                         + [f"GPU: {', '.join(gpus)}" if gpus else "no GPU"])
-    found = []
-    for dist, label in (("tensorflow", "TensorFlow"), ("keras", "Keras")):
-        try:
-            found.append(f"{label} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
+    import keras
+
+    found = [f"Keras {keras.__version__}", f"{keras.backend.backend()} {backend_version()}"]
     versions = ", ".join([f"Python {_platform.python_version()}", *found])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return RunStamp(when, RunMode.from_env(environ).name, machine, versions, git_commit())

@@ -13,6 +13,8 @@ Example
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import layers
 
@@ -68,10 +70,14 @@ CNN_FILTERS = (16, 32, 64)
 CNN_AUGMENTED_FILTERS = (24, 48, 96)
 
 
-def conv_block(x, filters: int, name: str):
-    """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU."""
+def conv_block(x, filters: int, name: str, synchronized: bool = False):
+    """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU.
+
+    ``synchronized=True`` (TensorFlow only) computes BatchNorm's statistics over the global
+    batch of all replicas of a ``tf.distribute`` strategy, so their moving averages agree.
+    """
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=0.9, synchronized=synchronized, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -90,19 +96,21 @@ def augmentation(shift: float = 0.1, degrees: float = 10.0, zoom: float = 0.1) -
     )
 
 
-def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False) -> keras.Model:
+def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False, *,
+              synchronized_bn: bool = False) -> keras.Model:
     """The course CNN: three conv blocks, two max-poolings, one dense softmax layer.
 
     ``augment=True`` puts :func:`augmentation` in front, so every epoch sees freshly
-    shifted, rotated and zoomed digits ("expanded data").
+    shifted, rotated and zoomed digits ("expanded data"). ``synchronized_bn=True`` is for
+    data-parallel training with ``tf.distribute`` (notebook 08): see :func:`conv_block`.
     """
     inputs = keras.Input((28, 28, 1), name="image")
     x = augmentation()(inputs) if augment else inputs
-    x = conv_block(x, filters[0], "block1")  # 28x28: edges and strokes
+    x = conv_block(x, filters[0], "block1", synchronized_bn)  # 28x28: edges and strokes
     x = layers.MaxPooling2D(name="pool1")(x)  # -> 14x14
-    x = conv_block(x, filters[1], "block2")  # 14x14: stroke combinations
+    x = conv_block(x, filters[1], "block2", synchronized_bn)  # 14x14: stroke combinations
     x = layers.MaxPooling2D(name="pool2")(x)  # -> 7x7
-    x = conv_block(x, filters[2], "block3")  # 7x7: digit parts
+    x = conv_block(x, filters[2], "block3", synchronized_bn)  # 7x7: digit parts
     x = layers.Flatten(name="flatten")(x)
     outputs = layers.Dense(10, activation="softmax", name="digit")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn_augmented" if augment else "mnist_cnn")
@@ -132,4 +140,54 @@ def lecture_cnn(filters: int = 32, dense: int = 256) -> keras.Model:
             layers.Dense(10, activation="softmax"),
         ],
         name="lecture_cnn",
+    )
+
+
+# The two classic Keras examples notebook 07 and benchmarks/gpu_vs_cpu.py time.
+
+
+def mnist_mlp(seed: int = 0) -> keras.Model:
+    """Keras's classic MNIST MLP example: 784 -> 512 -> 512 -> 10 with dropout (0.67 M weights).
+
+    >>> mnist_mlp().count_params()
+    669706
+    """
+    init = keras.initializers.GlorotUniform(seed=seed)
+    return keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(10, activation="softmax", kernel_initializer=init),
+        ],
+        name="mnist_mlp",
+    )
+
+
+def cifar10_cnn(seed: int = 0) -> keras.Model:
+    """The classic Keras CIFAR-10 CNN timed in the lecture: 4 conv layers, 1.25 M weights.
+
+    >>> cifar10_cnn().count_params()
+    1250858
+    """
+    init = keras.initializers.GlorotUniform(seed=seed)
+
+    def conv(filters: int, **kw: Any) -> keras.layers.Layer:
+        return keras.layers.Conv2D(filters, 3, activation="relu", kernel_initializer=init, **kw)
+
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            conv(32, padding="same"), conv(32),
+            keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25),
+            conv(64, padding="same"), conv(64),
+            keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25),
+            keras.layers.Flatten(),
+            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax", kernel_initializer=init),
+        ],
+        name="cifar10_cnn",
     )

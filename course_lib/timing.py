@@ -1,14 +1,16 @@
-"""Timing helpers: which devices there are, how long a call or an epoch takes, a table.
+"""Timing helpers: how long a call or an epoch takes, and a table to compare them.
 
 Timing on an accelerator has two traps, and every helper here avoids both:
 
-- **The first call is not representative.** TensorFlow traces the Python function into a
-  graph (and with ``jit_compile`` compiles it with XLA) on the first call, and again for
-  each new input shape; cuDNN picks its algorithms; memory gets allocated. That warm-up
-  is excluded: warm-up calls run first and are not timed.
+- **The first call is not representative.** The backend traces the Python function into
+  a graph and compiles it (TensorFlow's ``tf.function`` and XLA, ``jax.jit``) on the first
+  call, and again for each new input shape; cuDNN picks its algorithms; memory gets
+  allocated. That warm-up is excluded: warm-up calls run first and are not timed.
 - **GPU work is asynchronous.** A call returns before the GPU has finished. Timed
-  callables have their result fetched (``.numpy()``), and ``model.fit`` ends each epoch
-  by reading the loss, which waits for the device.
+  callables have their result fetched, and ``model.fit`` ends each epoch by reading the
+  loss, which waits for the device.
+
+Which devices there are: :mod:`course_lib.devices`.
 
 Example
 -------
@@ -20,11 +22,7 @@ Example
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
-import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,95 +31,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.environment import cpu_model
-
-# --------------------------------------------------------------------------- devices
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """One device TensorFlow can compute on.
-
-    ``name`` is what ``tf.device`` accepts (``/CPU:0``, ``/GPU:0``); ``description`` is
-    the hardware (CPU model and cores, or the GPU's product name and compute capability).
-    """
-
-    kind: str
-    name: str
-    description: str
-
-    def __str__(self) -> str:
-        return f"{self.name:<8} {self.description}"
-
-
-def cpu_cores() -> int:
-    """Cores this process may use (the scheduler's allocation on a cluster node).
-
-    >>> cpu_cores() >= 1
-    True
-    """
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def list_devices() -> list[DeviceInfo]:
-    """Every CPU and GPU TensorFlow sees, with the hardware named.
-
-    >>> devices = list_devices()
-    >>> devices[0].kind, devices[0].name
-    ('CPU', '/CPU:0')
-    """
-    import tensorflow as tf
-
-    found: list[DeviceInfo] = []
-    for i, _ in enumerate(tf.config.list_physical_devices("CPU")):
-        found.append(DeviceInfo("CPU", f"/CPU:{i}", f"{cpu_model()}, {cpu_cores()} cores usable"))
-    for i, gpu in enumerate(tf.config.list_physical_devices("GPU")):
-        details = tf.config.experimental.get_device_details(gpu)
-        name = details.get("device_name", "GPU")
-        cc = details.get("compute_capability")
-        desc = f"{name}, compute capability {cc[0]}.{cc[1]}" if cc else name
-        found.append(DeviceInfo("GPU", f"/GPU:{i}", desc))
-    return found
-
-
-def nvidia_smi() -> str | None:
-    """``nvidia-smi``'s one-line-per-GPU summary (name, memory, driver), or None without it."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index,name,memory.total,driver_version",
-             "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def hardware_summary() -> str:
-    """A few lines naming the machine: CPU, GPUs, TensorFlow and Keras versions.
-
-    >>> "CPU:" in hardware_summary()
-    True
-    """
-    import tensorflow as tf
-
-    lines = [f"CPU: {cpu_model()}, {cpu_cores()} cores usable (of {os.cpu_count()})"]
-    gpus = [d for d in list_devices() if d.kind == "GPU"]
-    lines += [f"GPU: {d.name} {d.description}" for d in gpus] or ["GPU: none found by TensorFlow"]
-    smi = nvidia_smi()
-    if smi:
-        lines += [f"nvidia-smi: {line.strip()}" for line in smi.splitlines()]
-    lines.append(
-        f"TensorFlow {tf.__version__} (built with CUDA: {tf.test.is_built_with_cuda()}), "
-        f"Keras {keras.__version__}, Python {platform.python_version()}"
-    )
-    return "\n".join(lines)
-
+from course_lib.devices import check_device
 
 # --------------------------------------------------------------------------- timing
 
@@ -154,9 +64,11 @@ def _check_count(name: str, value: Any, minimum: int) -> None:
 
 
 def _wait_for(result: Any) -> None:
-    """Block until a (possibly asynchronous) TensorFlow result exists."""
-    if hasattr(result, "numpy"):
-        result.numpy()
+    """Block until a (possibly asynchronous) result exists: GPU work is queued, not done."""
+    if hasattr(result, "block_until_ready"):  # JAX
+        result.block_until_ready()
+    elif hasattr(result, "numpy") or hasattr(result, "cpu"):  # TensorFlow, PyTorch
+        keras.ops.convert_to_numpy(result)
     elif isinstance(result, (list, tuple)):
         for r in result:
             _wait_for(r)
@@ -167,7 +79,7 @@ def time_callable(
 ) -> Timing:
     """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed.
 
-    A TensorFlow result is fetched before the clock stops, so GPU work is counted.
+    A tensor result is fetched before the clock stops, so GPU work is counted.
 
     >>> t = time_callable(lambda: None, repeats=2, warmup=0)
     >>> len(t.times)
@@ -244,7 +156,7 @@ def time_epoch(
     """Time ``epochs`` epochs of ``model.fit`` with tracing and compilation excluded.
 
     ``model`` is a compiled Keras model, or a function returning one: a function is
-    called inside ``tf.device(device)`` so that the weights live on the timed device too.
+    called inside ``keras.device(device)`` so that the weights live on the timed device too.
     Before the clock starts, one short untimed ``fit`` on ``warmup_batches`` full
     batches plus the final partial batch traces (and XLA-compiles) the training step for
     every batch shape the timed epoch will meet. Each timed epoch is then one pass over
@@ -256,12 +168,10 @@ def time_epoch(
     ...     m.compile(optimizer="sgd", loss="mse")
     ...     return m
     >>> x, y = np.zeros((100, 4), "float32"), np.zeros((100, 2), "float32")
-    >>> t = time_epoch(build, x, y, batch_size=32, device="/CPU:0")
+    >>> t = time_epoch(build, x, y, batch_size=32, device="cpu:0")
     >>> t.samples, len(t.times)
     (100, 1)
     """
-    import tensorflow as tf
-
     _check_count("batch_size", batch_size, 1)
     _check_count("epochs", epochs, 1)
     _check_count("warmup_batches", warmup_batches, 1)
@@ -273,11 +183,9 @@ def time_epoch(
         if key in fit_kwargs:
             raise ValueError(f"time_epoch sets {key!r} itself; do not pass it in fit_kwargs.")
     if device is not None:
-        known = {d.name.upper() for d in list_devices()}
-        if device.upper() not in known:
-            raise ValueError(f"device {device!r} not found; this machine has {sorted(known)}.")
+        device = check_device(device)
 
-    scope = tf.device(device) if device else contextlib.nullcontext()
+    scope = keras.device(device) if device else contextlib.nullcontext()
     with scope:
         if not isinstance(model, keras.Model):
             if not callable(model):
@@ -294,56 +202,6 @@ def time_epoch(
     name = label or f"{model.name} on {device or 'default device'}, batch {batch_size}"
     return EpochTiming(name, list(timer.times), samples=len(x), batch_size=batch_size,
                        device=device or "default")
-
-
-# --------------------------------------------------------------------------- benchmark models
-
-
-def mnist_mlp(seed: int = 0) -> keras.Model:
-    """Keras's classic MNIST MLP example: 784 -> 512 -> 512 -> 10 with dropout (0.67 M weights).
-
-    >>> mnist_mlp().count_params()
-    669706
-    """
-    init = keras.initializers.GlorotUniform(seed=seed)
-    return keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
-            keras.layers.Dropout(0.2),
-            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
-            keras.layers.Dropout(0.2),
-            keras.layers.Dense(10, activation="softmax", kernel_initializer=init),
-        ],
-        name="mnist_mlp",
-    )
-
-
-def cifar10_cnn(seed: int = 0) -> keras.Model:
-    """The classic Keras CIFAR-10 CNN timed in the lecture: 4 conv layers, 1.25 M weights.
-
-    >>> cifar10_cnn().count_params()
-    1250858
-    """
-    init = keras.initializers.GlorotUniform(seed=seed)
-
-    def conv(filters: int, **kw: Any) -> keras.layers.Layer:
-        return keras.layers.Conv2D(filters, 3, activation="relu", kernel_initializer=init, **kw)
-
-    return keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            conv(32, padding="same"), conv(32),
-            keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25),
-            conv(64, padding="same"), conv(64),
-            keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25),
-            keras.layers.Flatten(),
-            keras.layers.Dense(512, activation="relu", kernel_initializer=init),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(10, activation="softmax", kernel_initializer=init),
-        ],
-        name="cifar10_cnn",
-    )
 
 
 # --------------------------------------------------------------------------- tables

@@ -35,11 +35,13 @@ import logging
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib without pip install
+from course_lib import environment  # noqa: E402
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
@@ -88,8 +90,7 @@ def environment_report() -> str:
         f"host: {socket.gethostname()}",
         f"job id: {job_id() or '(not a batch job)'}",
         f"python: {sys.executable} ({platform.python_version()})",
-        f"cpus usable: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}"
-        f" of {os.cpu_count()}",
+        f"cpus usable: {environment.cpu_cores()} of {os.cpu_count()}",
     ]
     if hasattr(os, "getloadavg"):
         lines.append("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
@@ -97,11 +98,9 @@ def environment_report() -> str:
                 "SLURM_JOB_NODELIST", "SLURM_GPUS_ON_NODE", "PBS_QUEUE", "PBS_NODEFILE"):
         if var in os.environ:
             lines.append(f"{var}={os.environ[var]}")
-    try:
-        smi = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30)
-        lines += ["", "nvidia-smi:", smi.stdout.strip() or smi.stderr.strip()]
-    except (OSError, subprocess.SubprocessError):
-        lines += ["", "nvidia-smi: not available (no NVIDIA driver on this node)"]
+    smi = environment.nvidia_smi()
+    lines += ["", "nvidia-smi:", smi.strip()] if smi else \
+        ["", "nvidia-smi: not available (no NVIDIA driver on this node, or it failed)"]
     return "\n".join(lines) + "\n"
 
 

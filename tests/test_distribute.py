@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import distributed
+from course_lib import distributed, models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,9 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
 
     w0 = load_weights(verify / "weights_worker0.npz")
     w1 = load_weights(verify / "weights_worker1.npz")
-    assert len(w0) == len(w1) == 6  # 2 conv + 1 dense layer, kernel and bias each
+    # The course CNN: 3 conv kernels, 3 BatchNorms x 4 (their moving averages included:
+    # synchronized BatchNorm keeps them equal too), the dense kernel and bias.
+    assert len(w0) == len(w1) == 17
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
 
@@ -47,7 +49,7 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
     import keras
 
     keras.utils.set_random_seed(0)
-    init = distributed.mnist_cnn(seed=0).get_weights()
+    init = models.mnist_cnn(synchronized_bn=True).get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(init, w0))
 
     # Only the chief wrote results; its record shows the scaled batch and learning rate.

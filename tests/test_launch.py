@@ -206,9 +206,12 @@ def test_colab_gpu_hint_comes_from_setup(monkeypatch, capsys):
     from course_lib import config
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(config.shutil, "which", lambda name: None)
+    monkeypatch.setattr(config.environment, "gpu_names", lambda: [])
     config.setup()
     assert config.COLAB_GPU_HINT in capsys.readouterr().out
+    monkeypatch.setattr(config.environment, "gpu_names", lambda: ["Tesla T4"])
+    config.setup()
+    assert config.COLAB_GPU_HINT not in capsys.readouterr().out
 
 
 # --- Binder -------------------------------------------------------------------------------
