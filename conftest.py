@@ -2,9 +2,8 @@
 
 - Fast mode is on (``COURSE_FAST=1``) unless the caller set ``COURSE_FAST`` already.
 - Plots never open windows (``MPLBACKEND=Agg``).
-- Each notebook's kernel learns its notebook's name, so the data layer can log which
-  data source every notebook used; the summary at the end prints that table together
-  with each notebook's wall time.
+- The summary at the end prints each notebook's wall time and where its data came from,
+  read from the line every data load prints (``course_lib.data.announced_sources``).
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Results notebooks hand to each other (notebook 10 -> 11) go to a folder of this test run,
 # never into the user's own cache: tests write only into the repo, the temp folder and the venv.
 os.environ.setdefault("COURSE_CACHE_DIR", tempfile.mkdtemp(prefix="course_cache_"))
-_DATA_LOG = Path(tempfile.gettempdir()) / f"course_data_log_{os.getpid()}.tsv"
-os.environ["COURSE_DATA_LOG"] = str(_DATA_LOG)
-_DATA_LOG.unlink(missing_ok=True)
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
+_notebook_sources: dict[str, set[str]] = defaultdict(set)
 
 
 def _notebook_of(item: pytest.Item) -> str | None:
@@ -35,11 +32,9 @@ def _notebook_of(item: pytest.Item) -> str | None:
     return path.name if path.suffix == ".ipynb" else None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Runs before nbval starts the notebook's kernel, which inherits the environment.
-    # Data loaded by other tests (and their subprocesses) is not attributed to a notebook.
-    os.environ["COURSE_NOTEBOOK"] = _notebook_of(item) or "(unit tests)"
+def _printed(outputs: list[dict]) -> str:
+    return "\n".join(out.get("text", "") if out.get("output_type") == "stream"
+                     else out.get("data", {}).get("text/plain", "") for out in outputs)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,6 +46,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         name = _notebook_of(item)
         if name:
             _notebook_seconds[name] += time.perf_counter() - start
+            # nbval keeps what the cell printed this run in ``test_outputs``.
+            from course_lib.data import announced_sources
+
+            printed = _printed(getattr(item, "test_outputs", None) or [])
+            _notebook_sources[name] |= announced_sources(printed)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -61,16 +61,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     if not _notebook_seconds:
         return
-    sources: dict[str, set[str]] = defaultdict(set)
-    if _DATA_LOG.exists():
-        for line in _DATA_LOG.read_text(encoding="utf-8").splitlines():
-            notebook, dataset, source, _detail = line.split("\t")
-            sources[notebook].add(f"{dataset}: {source}")
     tr = terminalreporter
     tr.section("notebooks: wall time and data source")
     mode = "fast" if os.environ.get("COURSE_FAST") not in ("0", "", None) else "full"
     tr.write_line(f"mode: {mode}; data dir: {os.environ.get('COURSE_DATA_DIR') or '(unset)'}")
     for name in sorted(_notebook_seconds):
         status = "FAILED" if name in _notebook_failed else "ok"
-        used = ", ".join(sorted(sources.get(name, []))) or "no dataset"
+        used = ", ".join(sorted(_notebook_sources.get(name, []))) or "no dataset"
         tr.write_line(f"{name:<45} {_notebook_seconds[name]:7.1f} s  {status:<6}  {used}")

@@ -31,7 +31,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -165,22 +164,26 @@ def git_state(paths: list[Path]) -> str:
     return f"commit {head}, with uncommitted changes to {changed}"
 
 
-def read_sources(log: Path, notebook: str) -> str:
-    if not log.exists():
-        return "no dataset"
-    found = set()
-    for line in log.read_text(encoding="utf-8").splitlines():
-        name, dataset, source, _detail = line.split("\t")
-        if name == notebook:
-            found.add(f"{dataset}: {source}")
-    return ", ".join(sorted(found)) or "no dataset"
+def printed_text(nb) -> str:
+    """Everything the executed notebook printed (stream outputs and plain-text results)."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") if out.get("output_type") == "stream"
+                         else out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
 
 
-def run_notebook(path: Path, mode: str, log: Path, timeout: int, interval: float) -> Run:
+def read_sources(nb) -> str:
+    """Which dataset came from where, as the notebook announced it when loading."""
+    from course_lib.data import announced_sources
+
+    return ", ".join(sorted(announced_sources(printed_text(nb)))) or "no dataset"
+
+
+def run_notebook(path: Path, mode: str, timeout: int, interval: float) -> Run:
     nb = nbformat.read(path, as_version=4)  # read only; never written back
     os.environ["COURSE_FAST"] = "1" if mode == "fast" else "0"
-    os.environ["COURSE_NOTEBOOK"] = path.name
-    os.environ["COURSE_DATA_LOG"] = str(log)
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -208,7 +211,7 @@ def run_notebook(path: Path, mode: str, log: Path, timeout: int, interval: float
         peak_bytes=memory.peak,
         ok=ok,
         error=error,
-        data_source=read_sources(log, path.name),
+        data_source=read_sources(nb),
         load_before=load_before,
         load_after=os.getloadavg()[0],
     )
@@ -292,15 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/notebook_runs.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "data_sources.tsv"
-        for path in paths:
-            print(f"{path.name} ({args.mode} mode) ...", flush=True)
-            run = run_notebook(path.resolve(), args.mode, log, args.timeout, args.interval)
-            runs.append(run)
-            status = "pass" if run.ok else f"FAIL: {run.error}"
-            print(f"  {run.seconds:.1f} s wall, {run.cpu_seconds:.0f} s CPU, "
-                  f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
+    for path in paths:
+        print(f"{path.name} ({args.mode} mode) ...", flush=True)
+        run = run_notebook(path.resolve(), args.mode, args.timeout, args.interval)
+        runs.append(run)
+        status = "pass" if run.ok else f"FAIL: {run.error}"
+        print(f"  {run.seconds:.1f} s wall, {run.cpu_seconds:.0f} s CPU, "
+              f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     section = markdown(runs, args.mode, command.strip(), started, version)

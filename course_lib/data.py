@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -357,13 +358,29 @@ def announce(spec: DatasetSpec, loaded: Loaded) -> str:
     return f"{spec.name}: real data, {sizes}, from {loaded.detail} ({label[loaded.source]})"
 
 
-def _record(spec: DatasetSpec, loaded: Loaded) -> None:
-    # The test harness sets COURSE_DATA_LOG to report which source each notebook used.
-    log = os.environ.get("COURSE_DATA_LOG")
-    if log:
-        notebook = os.environ.get("COURSE_NOTEBOOK", "?")
-        with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"{notebook}\t{spec.name}\t{loaded.source}\t{loaded.detail}\n")
+_SOURCE_OF_LABEL = {config.DATA_DIR_ENV: "data_dir", "Keras cache": "keras_cache", "download": "download"}
+_ANNOUNCED = re.compile(
+    r"^(?P<name>[\w-]+): (?:real data, .*\((?P<label>[^()]*)\)|(?P<standin>STAND-IN DATA) )", re.M
+)
+
+
+def announced_sources(text: str) -> set[str]:
+    r"""Which datasets, from which source, the :func:`announce` lines in ``text`` name.
+
+    How the test summary and ``benchmarks/notebook_runs.py`` learn, from a notebook's
+    printed output, where its data came from.
+
+    >>> sorted(announced_sources("MNIST: real data, 60000 train / 10000 test, from /d/mnist.npz "
+    ...                          "(COURSE_DATA_DIR)\nCIFAR-10: STAND-IN DATA (100 train / 10 test), ..."))
+    ['CIFAR-10: standin', 'MNIST: data_dir']
+    """
+    found = set()
+    for match in _ANNOUNCED.finditer(text):
+        if match["standin"]:
+            found.add(f"{match['name']}: standin")
+        elif match["label"] in _SOURCE_OF_LABEL:
+            found.add(f"{match['name']}: {_SOURCE_OF_LABEL[match['label']]}")
+    return found
 
 
 def _load(spec: DatasetSpec, n_train: int | None, n_test: int | None, verbose: bool, **kw) -> Arrays:
@@ -371,7 +388,6 @@ def _load(spec: DatasetSpec, n_train: int | None, n_test: int | None, verbose: b
         if n is not None and (not isinstance(n, (int, np.integer)) or n <= 0):
             raise ValueError(f"{name} must be a positive integer or None, got {n!r}.")
     loaded = locate(spec, **kw)
-    _record(spec, loaded)
     (x_train, y_train), (x_test, y_test) = loaded.arrays
     # The first n samples: deterministic, and in the canonical order roughly balanced.
     train, test = (x_train[:n_train], y_train[:n_train]), (x_test[:n_test], y_test[:n_test])

@@ -104,11 +104,10 @@ def test_attendee_tool_is_deterministic(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", RUN_ATTENDEE, ids=lambda p: p.name)
-def test_attendee_version_runs(path, attendee_dir, monkeypatch):
+def test_attendee_version_runs(path, attendee_dir):
     from nbclient import NotebookClient
 
     nb = nbformat.read(attendee_dir / path.name, as_version=4)
-    monkeypatch.setenv("COURSE_NOTEBOOK", f"attendee/{path.name}")
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},  # same working directory as the original

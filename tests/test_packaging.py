@@ -144,7 +144,7 @@ def _fresh_env(where: Path) -> Path:
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "COURSE_NOTEBOOK"}}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return dict(env, PYTHONNOUSERSITE="1", COURSE_FAST=os.environ.get("COURSE_FAST", "1"))
 
 
