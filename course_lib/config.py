@@ -146,8 +146,12 @@ def backend_report(environ: Mapping[str, str] | None = None) -> str:
     Keras reads ``KERAS_BACKEND`` once, when it is first imported; changing the variable later
     has no effect until the kernel restarts.
 
-    >>> backend_report({"KERAS_BACKEND": "tensorflow"})
-    'Keras backend: tensorflow.'
+    >>> import keras
+    >>> running = keras.backend.backend()
+    >>> backend_report({"KERAS_BACKEND": running}) == f"Keras backend: {running}."
+    True
+    >>> "restart the kernel" in backend_report({"KERAS_BACKEND": "no-such-backend"})
+    True
     """
     import keras
 

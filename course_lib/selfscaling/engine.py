@@ -9,9 +9,10 @@ it. :class:`KerasEngine` trains that state one epoch at a time, fast:
   non-trainable mask switches the spare ones off. Grow and prune change *values*, never
   shapes or variables, so one compiled training step serves many epochs; a new model (and a
   new compile) comes only when a layer outgrows its capacity or wastes more than half of it;
-- **XLA where it pays**: ``jit_compile="auto"`` compiles the step with XLA, which fuses Adam's
-  and the penalty's many small element-wise operations, when an epoch is big enough to repay
-  the few seconds of compiling (training images x weights >= 1e10);
+- **XLA where it pays**: on TensorFlow, ``jit_compile="auto"`` compiles the step with XLA,
+  which fuses Adam's and the penalty's many small element-wise operations, when an epoch is
+  big enough to repay the few seconds of compiling (training images x weights >= 1e10); JAX
+  always compiles with XLA, PyTorch runs eagerly;
 - **Adam written with ``keras.ops``**, the same update as ``keras.optimizers.Adam``, on
   moment variables the engine owns: no optimizer internals are needed to copy the state in
   and out. (Keras's own optimizer, applied in a compiled step on TensorFlow, also keeps every
@@ -21,8 +22,9 @@ it. :class:`KerasEngine` trains that state one epoch at a time, fast:
 
 It computes what the plain loop in notebook 09 writes out (forward, cross-entropy plus
 penalty, gradients, Adam update); ``tests/test_selfscaling.py`` checks that the two agree.
-The step itself uses TensorFlow's ``GradientTape`` and ``tf.function``, the Keras
-documentation's way to write a custom training step on the TensorFlow backend.
+The step is written once with ``keras.ops``; only the gradient and the compiling are each
+backend's own (:mod:`course_lib.selfscaling.steps`), so the engine runs on TensorFlow, JAX
+and PyTorch.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from keras import ops
 
 from course_lib.selfscaling.checks import check_non_negative, check_sizes
 from course_lib.selfscaling.penalties import SelfScalingRegularizer
+from course_lib.selfscaling.steps import TrainingStep, training_step
 
 if TYPE_CHECKING:
     from course_lib.selfscaling.network import SelfScalingNet
@@ -50,7 +53,6 @@ XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles wi
 # ~10 MB an XLA compile takes), which a 25% waste repays only after many epochs.
 MAX_WASTE = 0.5
 MAX_SPARE = 128  # spare neurons per layer at most, whatever the headroom
-BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -115,18 +117,6 @@ class PenalizedDense(keras.layers.Layer):
         return config
 
 
-def adam_update(variable, gradient, momentum, velocity, step, learning_rate) -> None:
-    """One Adam update of ``variable`` in place, as ``keras.optimizers.Adam`` computes it.
-
-    ``step`` counts from 1; ``momentum`` and ``velocity`` are updated in place too.
-    """
-    step = ops.cast(step, variable.dtype)
-    alpha = learning_rate * ops.sqrt(1 - ops.power(BETA_2, step)) / (1 - ops.power(BETA_1, step))
-    momentum.assign_add((gradient - momentum) * (1 - BETA_1))
-    velocity.assign_add((ops.square(gradient) - velocity) * (1 - BETA_2))
-    variable.assign_sub(momentum * alpha / (ops.sqrt(velocity) + EPSILON))
-
-
 def pad(a: np.ndarray, shape) -> np.ndarray:
     """``a`` in the leading corner of a zero array of ``shape`` (spare capacity is zero).
 
@@ -182,40 +172,11 @@ class CompiledModel:
     velocities: list  # Adam's second moments, same order
     iterations: keras.Variable  # Adam's step counter
     totals: keras.Variable  # running sums over an epoch: loss, cross-entropy, correct, images
-    step: object  # the compiled training step, step(x_batch, y_batch)
+    step: TrainingStep  # the compiled training step (course_lib.selfscaling.steps)
     capacity: list[int]  # hidden widths the model was built with (>= the live sizes)
     regularize: bool  # whether the hidden layers carry the penalty
     xla: bool  # whether the training step is compiled with XLA
     n_samples: int  # training-set size the XLA choice was made for
-
-
-def training_step(model: keras.Model, dense: list, momenta: list, velocities: list,
-                  iterations, totals, learning_rate: float, xla: bool):
-    """The compiled step: forward, cross-entropy plus penalty, gradients, Adam, running sums.
-
-    ``step(x, y, weights)``: ``weights`` is 1 for a real image and 0 for padding, so that the
-    last, shorter batch of an epoch has the same shape as the others: one compile, not two.
-    """
-    import tensorflow as tf  # the TensorFlow backend's way to take gradients in a custom step
-
-    variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
-
-    def step(x, y, weights):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            per_image = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            n = ops.sum(weights)
-            ce = ops.sum(per_image * weights) / n  # the mean over the batch's real images
-            loss = ce + sum(layer.penalty_loss() for layer in dense)
-        gradients = tape.gradient(loss, [v.value for v in variables])
-        iterations.assign_add(1)
-        for var, grad, m, v in zip(variables, gradients, momenta, velocities, strict=True):
-            adam_update(var, grad, m, v, iterations, learning_rate)
-        hits = ops.equal(ops.cast(ops.argmax(logits, axis=-1), "int32"), ops.cast(y, "int32"))
-        correct = ops.sum(ops.cast(hits, "float32") * weights)
-        totals.assign_add(ops.stack([loss * n, ce * n, correct, n]))
-
-    return tf.function(step, jit_compile=xla, reduce_retracing=True)
 
 
 class KerasEngine:
@@ -275,6 +236,7 @@ class KerasEngine:
         current = self.sync(net, len(x), hand_over=True)
         try:
             current.totals.assign(np.zeros(4, dtype="float32"))
+            current.step.begin()
             order = self.rng.permutation(len(x))
             full = np.ones(batch_size, "float32")
             for start in range(0, len(x), batch_size):
@@ -284,6 +246,7 @@ class KerasEngine:
                 else:  # padded to the batch size; the padding weighs nothing
                     current.step(*padded_batch(x[batch], y[batch], batch_size))
         finally:
+            current.step.end()
             self.pull(net)
         loss, ce, correct, n = ops.convert_to_numpy(current.totals.value).astype(float)
         return {"loss": loss / n, "ce": ce / n, "accuracy": correct / n}

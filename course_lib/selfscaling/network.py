@@ -62,7 +62,8 @@ class SelfScalingNet:
     penalty : the penalty strength (``>= 0``).
     threshold : pruning threshold; also the scale of newly grown weights.
     optimizer_state : ``"carry"`` or ``"reset"``, see the module docstring.
-    jit_compile : ``True`` compiles the training step with XLA, which fuses the penalty and
+    jit_compile : on TensorFlow (JAX always compiles with XLA, PyTorch runs eagerly),
+        ``True`` compiles the training step with XLA, which fuses the penalty and
         Adam's many small element-wise operations (about 1.5x faster per epoch on a CPU for
         400-wide layers) but costs a compile of a few seconds whenever a new training model
         is built. ``"auto"`` (default) uses XLA when an epoch is large enough to repay that:
