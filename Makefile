@@ -12,12 +12,25 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 PYTEST_ARGS ?=
 # The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
 COLAB_VENV ?= .venv-colab
+# The Keras backend `make test` and `make lab` use: tensorflow (default), jax or torch. JAX and
+# PyTorch are installed into the venv on first use (README, "Choosing the Keras backend").
+BACKEND ?= $(or $(KERAS_BACKEND),tensorflow)
+ifeq ($(filter tensorflow jax torch,$(BACKEND)),)
+$(error BACKEND must be tensorflow, jax or torch, not '$(BACKEND)')
+endif
+# PyTorch: the release pyproject.toml pins for the lock ([tool.uv] constraint-dependencies).
+# On Linux without an NVIDIA GPU, TORCH_INDEX=https://download.pytorch.org/whl/cpu gets the
+# CPU build (about 200 MB) instead of PyPI's, which bundles CUDA (several GB).
+TORCH_VERSION := $(shell sed -n 's/.*"torch==\([0-9.]*\)".*/\1/p' pyproject.toml)
+TORCH_INDEX ?=
+BACKEND_INSTALLED := $(if $(filter jax torch,$(BACKEND)),$(VENV)/.$(BACKEND)-installed)
 
 .PHONY: lab test test-colab lint executed prefetch lock slides site attendee colab clean help
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
 	@echo "make test      run every test and every notebook in fast mode"
+	@echo "make test BACKEND=jax   the same on Keras's JAX backend (or torch; installs it on first use)"
 	@echo "make test-colab  the same suite on Colab's versions (tools/colab_stack.toml), in .venv-colab"
 	@echo "make lint      ruff on the code, nbqa+ruff on the notebooks"
 	@echo "make executed  executed copies of all notebooks in build/executed (COURSE_FAST=1 for quick ones)"
@@ -45,11 +58,20 @@ $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.lab-installed
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
 
-lab: $(VENV)/.lab-installed
-	$(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
+# The other Keras backends, added to the same venv (Colab, too, has all three side by side).
+$(VENV)/.jax-installed: requirements/jax.txt $(VENV)/.lab-installed
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/jax.txt
+	@touch $@
 
-test: $(VENV)/.dev-installed
-	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
+$(VENV)/.torch-installed: pyproject.toml $(VENV)/.lab-installed
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "torch==$(TORCH_VERSION)"
+	@touch $@
+
+lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
+
+test: $(VENV)/.dev-installed $(BACKEND_INSTALLED)
+	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The second tested environment: Colab's exact versions (tools/colab_stack.toml), the rest of
 # the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).

@@ -79,7 +79,11 @@ def test_lock_covers_every_supported_python():
 
 
 def test_runtime_dependencies_are_what_the_code_imports():
-    """Every third-party module that notebooks and course_lib import is a runtime dependency."""
+    """Every third-party module that notebooks and course_lib import is a runtime dependency
+    (or, for JAX and PyTorch, the optional extra of that Keras backend)."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    backends = {re.split(r"[<>=~!; \[]", d)[0].lower() for d in extras["jax"] + extras["torch"]}
+    assert backends == {"jax", "torch"}
     declared = {re.split(r"[<>=~!; \[]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
     module_to_dist = {"sklearn": "scikit-learn", "IPython": "ipython"}
     std = set(sys.stdlib_module_names) | {"course_lib", "tools", "IPython"}
@@ -91,7 +95,8 @@ def test_runtime_dependencies_are_what_the_code_imports():
     for text in sources:
         imported |= set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", text, re.MULTILINE))
     third_party = {module_to_dist.get(m, m).lower() for m in imported - std}
-    assert third_party - declared == set(), f"imported but not declared: {third_party - declared}"
+    assert third_party - declared - backends == set(), (
+        f"imported but not declared: {third_party - declared - backends}")
     assert declared - third_party - {"tensorflow"} == set(), (
         f"declared but imported nowhere: {declared - third_party}")  # TF: Keras's backend
 
@@ -144,7 +149,8 @@ def _fresh_env(where: Path) -> Path:
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # A fresh Colab runtime: no PYTHONPATH, and Keras on its default backend (TensorFlow).
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "KERAS_BACKEND"}}
     return dict(env, PYTHONNOUSERSITE="1", COURSE_FAST=os.environ.get("COURSE_FAST", "1"))
 
 

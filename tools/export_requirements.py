@@ -9,7 +9,11 @@ the files plain ``pip`` installs with hashes:
 
 - ``requirements/lab.txt``: runtime + JupyterLab (``make lab``, Binder);
 - ``requirements/jobs.txt``: that + papermill, for batch jobs on a cluster (``jobs/README.md``);
-- ``requirements/dev.txt``: everything, tests and linters included (``make test``).
+- ``requirements/dev.txt``: everything, tests and linters included (``make test``), but
+  not the other Keras backends:
+- ``requirements/jax.txt``: runtime + JAX, added for ``KERAS_BACKEND=jax`` (``make test
+  BACKEND=jax``). PyTorch has no export: its Linux build on PyPI bundles CUDA, so ``make``
+  installs the locked release with plain pip, which can take a CPU build (see the Makefile).
 
 It needs ``uv`` (in the ``dev`` extra) and no network: ``--frozen`` exports the lock as it is.
 """
@@ -28,7 +32,8 @@ from tools import generated  # noqa: E402
 EXPORTS = {
     "requirements/lab.txt": ["--extra", "lab"],
     "requirements/jobs.txt": ["--extra", "lab", "--extra", "jobs"],
-    "requirements/dev.txt": ["--all-extras"],
+    "requirements/dev.txt": ["--extra", "dev"],
+    "requirements/jax.txt": ["--extra", "jax"],
 }
 UV_TIMEOUT_S = 120
 
