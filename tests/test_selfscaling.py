@@ -8,8 +8,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
+from course_lib.autodiff import value_and_gradients
 from course_lib.selfscaling import (
     PenalizedDense,
     SelfScalingNet,
@@ -60,32 +60,9 @@ def test_group_sparsity_3x5():
     assert value == pytest.approx(expected, rel=1e-6)
 
 
-def value_and_gradient(fn, x: np.ndarray):
-    """``fn(x)`` and its gradient, with the automatic differentiation of the Keras backend."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        value, grad = jax.value_and_grad(fn)(ops.convert_to_tensor(x))
-    elif backend == "torch":
-        import torch
-
-        t = torch.tensor(x, requires_grad=True)
-        value = fn(t)
-        (grad,) = torch.autograd.grad(value, [t])
-    else:
-        import tensorflow as tf
-
-        t = tf.Variable(x)
-        with tf.GradientTape() as tape:
-            value = fn(t)
-        grad = tape.gradient(value, t)
-    return float(ops.convert_to_numpy(value)), ops.convert_to_numpy(grad)
-
-
 def test_group_sparsity_gradient_finite_for_dead_neuron():
-    w = np.array([[0.0, 3.0], [0.0, 4.0]], dtype="float32")
-    value, grad = value_and_gradient(SelfScalingRegularizer(1.0, "group_sparsity"), w)
+    w = keras.Variable(np.array([[0.0, 3.0], [0.0, 4.0]], dtype="float32"))
+    value, (grad,) = value_and_gradients(lambda: SelfScalingRegularizer(1.0, "group_sparsity")(w), [w])
     assert value == pytest.approx(5.0)
     assert np.all(np.isfinite(grad))
     np.testing.assert_allclose(grad[:, 0], 0.0)
