@@ -22,9 +22,21 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # never into the user's own cache: tests write only into the repo, the temp folder and the venv.
 os.environ.setdefault("COURSE_CACHE_DIR", tempfile.mkdtemp(prefix="course_cache_"))
 
+# Test modules whose results cannot depend on the Keras backend (packaging, linting, the
+# slides and the website's build and browser checks): CI runs them once, on TensorFlow, and
+# the JAX and PyTorch runs deselect them with -m "not backend_independent".
+BACKEND_INDEPENDENT = {"test_browser.py", "test_lint.py", "test_notebook_hygiene.py",
+                       "test_packaging.py", "test_site.py", "test_slides.py"}
+
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
 _notebook_sources: dict[str, set[str]] = defaultdict(set)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).name in BACKEND_INDEPENDENT:
+            item.add_marker(pytest.mark.backend_independent)
 
 
 def _notebook_of(item: pytest.Item) -> str | None:

@@ -11,8 +11,11 @@ in course_lib/distributed.py (the job scripts are jobs/slurm/train_distributed.s
 jobs/pbs/train_distributed.pbs).
 """
 
+import os
 import sys
 from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.distribute is TensorFlow's API; before Keras loads
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib without pip install
 

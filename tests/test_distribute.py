@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import distributed, models
+from course_lib import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,12 +45,17 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
 
-    # The run trained: weights moved away from the shared initialisation.
-    import keras
-
-    keras.utils.set_random_seed(0)
-    init = models.mnist_cnn(synchronized_bn=True).get_weights()
-    assert any(not np.array_equal(a, b) for a, b in zip(init, w0))
+    # The run trained: weights moved away from the shared initialisation (built on TensorFlow,
+    # like the workers', whichever backend runs these tests).
+    code = ("import sys, keras, numpy as np; from course_lib import models; "
+            "keras.utils.set_random_seed(0); "
+            "np.savez(sys.argv[1], *models.mnist_cnn(synchronized_bn=True).get_weights())")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "init.npz")], cwd=ROOT,
+                          env=dict(env, KERAS_BACKEND="tensorflow"), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    init = load_weights(tmp_path / "init.npz")
+    assert any(not np.array_equal(a, b) for a, b in zip(init, w0, strict=True))
 
     # Only the chief wrote results; its record shows the scaled batch and learning rate.
     assert sorted(p.name for p in out.iterdir()) == ["ckpt.data-00000-of-00001", "ckpt.index",
@@ -115,3 +120,11 @@ def test_strategy_errors_name_the_fix(monkeypatch):
         distributed.make_strategy("slurm")
     with pytest.raises(ValueError, match="replicas"):
         distributed.scale_for_replicas(64, 0.01, 0)
+
+
+def test_tf_distribute_says_it_needs_the_tensorflow_backend(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow"):
+        distributed.make_strategy("default")

@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             ("--verify-dir", args.verify_dir)):
             if value is not None:
                 inner += [flag, str(value)]
-        runs = launch_local_workers(args.local_workers, inner, timeout=args.timeout)
+        runs = launch_local_workers(args.local_workers, inner, timeout=args.timeout,
+                                    env=dict(os.environ, KERAS_BACKEND="tensorflow"))
         for r in runs:
             print(f"--- worker {r.index} ---")
             print("\n".join(line for line in r.output.splitlines() if line.startswith(("[", "epoch", "MNIST"))))

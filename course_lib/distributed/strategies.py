@@ -95,6 +95,20 @@ def slurm_resolver(port_base: int = SLURM_PORT_BASE):
     )
 
 
+def require_tensorflow_backend() -> None:
+    """A clear error unless Keras runs on TensorFlow: ``tf.distribute`` trains TensorFlow models.
+
+    (On JAX, ``keras.distribution`` is the counterpart; notebook 08 shows both.)
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"tf.distribute needs Keras on TensorFlow, but Keras runs on {keras.backend.backend()!r}. "
+            "Start this program with KERAS_BACKEND=tensorflow (jobs/train_mnist_distributed.py "
+            "sets it itself).")
+
+
 def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
     """Create the ``tf.distribute`` strategy named by ``kind`` (see the module table).
 
@@ -107,6 +121,7 @@ def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
     """
     if kind not in STRATEGIES:
         raise ValueError(f"strategy {kind!r} is unknown; choose one of {', '.join(STRATEGIES)}.")
+    require_tensorflow_backend()
     if kind == "auto":
         if os.environ.get("TF_CONFIG"):
             kind = "multiworker"

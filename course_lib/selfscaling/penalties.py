@@ -59,7 +59,7 @@ class SelfScalingRegularizer(keras.regularizers.Regularizer):
     def _abs(x):
         """``|x|`` as ``x * sign(x)``: the same value, and a slope of 0 at 0 on every backend
         (JAX gives ``abs`` a slope of 1 at 0, which would move dead weights)."""
-        return x * ops.sign(x)
+        return ops.multiply(x, ops.sign(x))
 
     @staticmethod
     def _positions(x):

@@ -1,0 +1,181 @@
+"""The same work on each Keras backend, side by side in one run: TensorFlow, JAX, PyTorch.
+
+For every installed backend, a child process (Keras picks its backend once, at import) times:
+
+- **CNN epoch**: one epoch of the course CNN (notebook 06's recipe: Adam with warm-up and
+  cosine decay, batch 128) on the 50,000 training images, warm-up excluded
+  (``course_lib.timing.time_epoch``);
+- **time to 99.2%**: the training seconds the same CNN, freshly built, needs until its
+  accuracy on the 10,000 held-out validation images (the last of the training set) reaches
+  99.2%, evaluated after every epoch (evaluation not timed; the test set is not used);
+- **self-scaling epoch**: one ``SelfScalingNet.fit`` epoch (grow, train, prune) of
+  notebook 10's network, four hidden layers of 400 SELU neurons, on 8,400 CIFAR-10 images,
+  after one untimed epoch that compiles the step.
+
+Run it on an idle machine, without ``nice``; the table records the load average:
+
+    COURSE_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/backends.py
+    python benchmarks/backends.py --fast --out -     # a small run that checks the script
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BACKENDS = ("tensorflow", "jax", "torch")
+TARGET = 0.992
+CHILD_TIMEOUT_S = 3600
+
+
+def measure(fast: bool, max_epochs: int) -> dict:
+    """The three timings, on the backend this process runs (the child's work)."""
+    import keras
+    import numpy as np
+
+    import course_lib
+    from course_lib import selfscaling as ss
+    from course_lib import timing
+    from course_lib.environment import backend_version
+    from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
+
+    course_lib.setup(verbose=False)
+    n_train, n_val = (2048, 512) if fast else (50_000, 10_000)
+    (x, y), _ = course_lib.load_mnist(n_train=n_train + n_val, verbose=False)
+    x = course_lib.scale(x)[..., None]
+    (x_train, y_train), (x_val, y_val) = course_lib.hold_out(x, y, n_val)
+    steps = max_epochs * -(-len(x_train) // CNN_BATCH_SIZE)
+
+    def cnn():
+        model = mnist_cnn()
+        model.compile(optimizer=keras.optimizers.Adam(warmup_cosine(CNN_PEAK_LR, steps)),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    epoch = timing.time_epoch(cnn, x_train, y_train, batch_size=CNN_BATCH_SIZE)
+
+    keras.utils.set_random_seed(42)
+    model, seconds, reached, accuracies = cnn(), 0.0, None, []
+    for _ in range(max_epochs):
+        start = time.perf_counter()
+        model.fit(x_train, y_train, batch_size=CNN_BATCH_SIZE, epochs=1, verbose=0)
+        seconds += time.perf_counter() - start
+        accuracies.append(float(model.evaluate(x_val, y_val, batch_size=1000, verbose=0)[1]))
+        if accuracies[-1] >= TARGET:
+            reached = seconds
+            break
+
+    n_ss = 1024 if fast else 8400
+    (xc, yc), _ = course_lib.load_cifar10(n_train=n_ss + 1000, verbose=False)
+    xc, yc = course_lib.flatten(xc), yc.reshape(-1).astype(np.int64)
+    xs, xv = course_lib.standardize(xc[:n_ss], xc[n_ss:])
+    net = ss.SelfScalingNet([3072, 400, 400, 400, 400, 10], penalty=1e-6, learning_rate=2e-4,
+                            seed=0)
+
+    def one_epoch():
+        net.fit(xs, yc[:n_ss], epochs=1, validation_data=(xv, yc[n_ss:]), min_new_neurons=100,
+                verbose=0)
+
+    ss_epoch = timing.time_callable(one_epoch, repeats=1 if fast else 2, warmup=1)
+    return {
+        "backend": keras.backend.backend(), "version": backend_version(),
+        "cnn_epoch_s": epoch.seconds, "cnn_images": epoch.samples,
+        "to_target_s": reached, "epochs_run": len(accuracies),
+        "best_val_accuracy": max(accuracies), "selfscaling_epoch_s": ss_epoch.seconds,
+        "selfscaling_images": n_ss,
+    }
+
+
+def run_child(backend: str, fast: bool, max_epochs: int) -> dict:
+    """Measure ``backend`` in a fresh process; its result, or why it failed."""
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    cmd = [sys.executable, __file__, "--child", "--max-epochs", str(max_epochs)]
+    cmd += ["--fast"] if fast else []
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"backend": backend, "error": f"no result within {CHILD_TIMEOUT_S} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        return {"backend": backend, "error": f"exit {done.returncode}: {tail[0][:200]}"}
+    return json.loads(lines[-1])
+
+
+def table(rows: list[dict]) -> list[str]:
+    def num(value, fmt):
+        return "not reached" if value is None else format(value, fmt)
+
+    lines = ["| backend | version | CNN epoch s | images/s | s to 99.2% val (epochs) | best val acc "
+             "| self-scaling epoch s |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['backend']} | failed: {r['error']} | | | | | |")
+            continue
+        lines.append(
+            f"| {r['backend']} | {r['version']} | {r['cnn_epoch_s']:.1f} "
+            f"| {r['cnn_images'] / r['cnn_epoch_s']:,.0f} "
+            f"| {num(r['to_target_s'], '.1f')} ({r['epochs_run']}) | {r['best_val_accuracy']:.4f} "
+            f"| {r['selfscaling_epoch_s']:.1f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                        help="default: every backend installed")
+    parser.add_argument("--max-epochs", type=int, default=8, help="cap for the time to 99.2%%")
+    parser.add_argument("--fast", action="store_true", help="small data: checks the script")
+    parser.add_argument("--out", default=str(ROOT / "results" / "backends.md"),
+                        help="the Markdown file to write, or - to print only")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.fast, args.max_epochs)), flush=True)
+        return 0
+
+    from course_lib.environment import cpu_description, installed_backends, versions
+
+    installed = installed_backends()
+    backends = args.backends or [b for b in BACKENDS if installed[b]]
+    missing = [b for b in backends if not installed[b]]
+    if missing:
+        parser.error(f"not installed: {', '.join(missing)}; see README, 'Choosing the Keras backend'.")
+    load_before, started = os.getloadavg()[0], time.perf_counter()
+    rows = []
+    for backend in backends:
+        print(f"{backend} ...", flush=True)
+        rows.append(run_child(backend, args.fast, args.max_epochs))
+        print("  ", rows[-1], flush=True)
+    load_after = os.getloadavg()[0]
+    command = "python benchmarks/backends.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = [
+        "# The same work on each Keras backend", "",
+        f"Written by `benchmarks/backends.py` ({'FAST MODE: small data, not results' if args.fast else 'full data'}). "
+        "What each column measures is in the script's docstring; every backend ran in its own "
+        "process, one after the other.", "",
+        f"- measured: {datetime.now().isoformat(timespec='minutes')}, "
+        f"{time.perf_counter() - started:.0f} s in all; command: `{command.strip()}`",
+        f"- machine: {cpu_description()}; load average (1 min) {load_before:.2f} before, "
+        f"{load_after:.2f} after",
+        f"- Keras {versions()['Keras']}, Python {versions()['Python']}", "",
+        *table(rows), "",
+    ]
+    if args.out == "-":
+        print("\n".join(text))
+    else:
+        Path(args.out).write_text("\n".join(text), encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
