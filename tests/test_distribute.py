@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -109,6 +110,21 @@ def test_slurm_environment_resolves_to_a_cluster(monkeypatch):
     assert not distributed.chief_of("worker", 1, resolver.cluster_spec().as_dict())
 
 
+# tf.distribute is TensorFlow's API: with Keras on another backend, make_strategy refuses to
+# start (tested below); its behaviour on TensorFlow is tested in the TensorFlow run.
+needs_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="tf.distribute needs Keras on TensorFlow (run with KERAS_BACKEND=tensorflow)")
+
+
+@needs_tensorflow
+def test_default_strategy_is_one_replica_named_default():
+    strategy = distributed.make_strategy("default")
+    assert strategy.num_replicas_in_sync == 1
+    assert distributed.strategy_name(strategy) == "default"
+
+
+@needs_tensorflow
 def test_strategy_errors_name_the_fix(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     monkeypatch.delenv("SLURM_PROCID", raising=False)
@@ -118,13 +134,14 @@ def test_strategy_errors_name_the_fix(monkeypatch):
         distributed.make_strategy("multiworker")
     with pytest.raises(ValueError, match="srun"):
         distributed.make_strategy("slurm")
+
+
+def test_scale_for_replicas_refuses_zero_replicas():
     with pytest.raises(ValueError, match="replicas"):
         distributed.scale_for_replicas(64, 0.01, 0)
 
 
 def test_tf_distribute_says_it_needs_the_tensorflow_backend(monkeypatch):
-    import keras
-
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow"):
         distributed.make_strategy("default")

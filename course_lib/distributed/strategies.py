@@ -2,8 +2,8 @@
 
 See :mod:`course_lib.distributed` for the strategies and the two rules that come with them.
 
->>> make_strategy("default").num_replicas_in_sync
-1
+>>> scale_for_replicas(per_replica_batch=64, base_lr=0.01, replicas=2)
+(128, 0.02)
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
     ``srun`` step with more than one task, ``mirrored`` with two or more GPUs and
     ``default`` otherwise.
 
-    >>> make_strategy("default").num_replicas_in_sync
-    1
+    It needs Keras on TensorFlow (:func:`require_tensorflow_backend`); ``tests/test_distribute.py``
+    has examples.
     """
     if kind not in STRATEGIES:
         raise ValueError(f"strategy {kind!r} is unknown; choose one of {', '.join(STRATEGIES)}.")
@@ -157,8 +157,7 @@ def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
 def strategy_name(strategy) -> str:
     """A readable name: ``MirroredStrategy``, ``MultiWorkerMirroredStrategy`` or ``default``.
 
-    >>> strategy_name(make_strategy("default"))
-    'default'
+    For example ``strategy_name(make_strategy("default"))`` is ``'default'``.
     """
     import tensorflow as tf
 
