@@ -9,8 +9,10 @@ stay visible in the notebooks. Modules, by concern:
 - :mod:`course_lib.standin` generated stand-in data for offline machines
 - :mod:`course_lib.environment` what machine a notebook runs on (notebook 00)
 - :mod:`course_lib.plots`   figures the notebooks share
-- :mod:`course_lib.models`  MNIST model builders shared by notebooks and benchmarks
-- :mod:`course_lib.timing`  device listing and warm-up-free timing (notebook 07)
+- :mod:`course_lib.models`  model builders shared by notebooks and benchmarks
+- :mod:`course_lib.devices` the devices Keras can use, on any backend (notebook 07)
+- :mod:`course_lib.timing`  warm-up-free timing and comparison tables (notebook 07)
+- :mod:`course_lib.autodiff` gradients by the backend's automatic differentiation (03, 04)
 - :mod:`course_lib.distributed` tf.distribute strategies and launchers (notebook 08, jobs/)
 - :mod:`course_lib.selfscaling` (a package: penalties, network, engine, drift experiment) and
   :mod:`course_lib.selfscaling_plots` self-scaling networks
