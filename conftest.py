@@ -44,11 +44,6 @@ def _notebook_of(item: pytest.Item) -> str | None:
     return path.name if path.suffix == ".ipynb" else None
 
 
-def _printed(outputs: list[dict]) -> str:
-    return "\n".join(out.get("text", "") if out.get("output_type") == "stream"
-                     else out.get("data", {}).get("text/plain", "") for out in outputs)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     start = time.perf_counter()
@@ -59,9 +54,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         if name:
             _notebook_seconds[name] += time.perf_counter() - start
             # nbval keeps what the cell printed this run in ``test_outputs``.
-            from course_lib.data import announced_sources
+            from course_lib.data import announced_sources, printed_text
 
-            printed = _printed(getattr(item, "test_outputs", None) or [])
+            printed = printed_text(getattr(item, "test_outputs", None) or [])
             _notebook_sources[name] |= announced_sources(printed)
 
 

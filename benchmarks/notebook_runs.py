@@ -164,21 +164,12 @@ def git_state(paths: list[Path]) -> str:
     return f"commit {head}, with uncommitted changes to {changed}"
 
 
-def printed_text(nb) -> str:
-    """Everything the executed notebook printed (stream outputs and plain-text results)."""
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", "") if out.get("output_type") == "stream"
-                         else out.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
-
-
 def read_sources(nb) -> str:
     """Which dataset came from where, as the notebook announced it when loading."""
-    from course_lib.data import announced_sources
+    from course_lib.data import announced_sources, printed_text
 
-    return ", ".join(sorted(announced_sources(printed_text(nb)))) or "no dataset"
+    outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
+    return ", ".join(sorted(announced_sources(printed_text(outputs)))) or "no dataset"
 
 
 def run_notebook(path: Path, mode: str, timeout: int, interval: float) -> Run:

@@ -364,6 +364,17 @@ _ANNOUNCED = re.compile(
 )
 
 
+def printed_text(outputs: Sequence[dict]) -> str:
+    r"""What a notebook cell's outputs (nbformat dicts) printed: streams and plain-text results.
+
+    >>> printed_text([{"output_type": "stream", "text": "MNIST: ..."},
+    ...               {"output_type": "execute_result", "data": {"text/plain": "42"}}])
+    'MNIST: ...\n42'
+    """
+    return "\n".join(out.get("text", "") if out.get("output_type") == "stream"
+                     else out.get("data", {}).get("text/plain", "") for out in outputs)
+
+
 def announced_sources(text: str) -> set[str]:
     r"""Which datasets, from which source, the :func:`announce` lines in ``text`` name.
 
