@@ -11,6 +11,7 @@ Device names are Keras's and the same on every backend: ``"cpu:0"``, ``"gpu:0"``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -77,6 +78,25 @@ def check_device(name: str) -> str:
     if spelled not in known:
         raise ValueError(f"device {name!r} not found; this machine has {known}.")
     return spelled
+
+
+def place(name: str | None) -> contextlib.AbstractContextManager:
+    """``keras.device(name)`` for a checked device name; no placement at all for ``None``.
+
+    On PyTorch, Keras 3.15 builds a layer's integer variables (Dropout's seed) wrongly inside
+    ``keras.device("cpu:0")``: the tensor created on ``cpu`` is copied for ``cpu:0`` and
+    loses its ``Parameter`` type. Torch has one CPU device, so ``"cpu"`` is the same place
+    and avoids that path.
+
+    >>> with place("cpu:0"):
+    ...     layer = keras.layers.Dropout(0.5)
+    """
+    if name is None:
+        return contextlib.nullcontext()
+    name = check_device(name)
+    if keras.backend.backend() == "torch" and name == "cpu:0":
+        name = "cpu"
+    return keras.device(name)
 
 
 def hardware_summary() -> str:

@@ -21,7 +21,6 @@ Example
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.devices import check_device
+from course_lib.devices import place
 
 # --------------------------------------------------------------------------- timing
 
@@ -182,11 +181,7 @@ def time_epoch(
     for key in ("epochs", "validation_data", "validation_split", "callbacks", "x", "y", "batch_size"):
         if key in fit_kwargs:
             raise ValueError(f"time_epoch sets {key!r} itself; do not pass it in fit_kwargs.")
-    if device is not None:
-        device = check_device(device)
-
-    scope = keras.device(device) if device else contextlib.nullcontext()
-    with scope:
+    with place(device):
         if not isinstance(model, keras.Model):
             if not callable(model):
                 raise ValueError(f"model must be a Keras model or a function returning one, got {model!r}.")
