@@ -37,6 +37,8 @@ import psutil
 import course_lib
 from course_lib.environment import cpu_description, memory_gib, versions
 from course_lib.models import (
+    CNN_AUGMENTED_DENSE,
+    CNN_AUGMENTED_DROPOUT,
     CNN_AUGMENTED_FILTERS,
     CNN_BATCH_SIZE,
     CNN_PEAK_LR,
@@ -81,6 +83,16 @@ def adam_cosine(peak_lr):
     return lambda steps: keras.optimizers.Adam(warmup_cosine(peak_lr, steps))
 
 
+def expanded_data_cnn():
+    """Notebook 06's network for augmented ("expanded") data."""
+    return mnist_cnn(CNN_AUGMENTED_FILTERS, augment=True, dense=CNN_AUGMENTED_DENSE,
+                     dropout=CNN_AUGMENTED_DROPOUT)
+
+
+#: Notebook 06 trains the expanded-data network for 10 epochs (its time budget); the lecture's
+#: 99.6% needs a longer run, which this benchmark (or jobs/slurm/mnist_results.sh) makes.
+AUGMENTED_EPOCHS = 25
+
 PEAK_LR = {"sigmoid": 2e-3, "tanh": 1e-3, "relu": 1e-3, "relu_twin": 1e-3, "relu_dropout": 1e-3}
 
 RECIPES = [
@@ -101,10 +113,9 @@ RECIPES = [
     Recipe("lecture_cnn", "the lecture's CNN (32-32 filters, 'valid', dense 256, dropout)", "99.23%",
            0.9923, lecture_cnn, lambda steps: keras.optimizers.Adadelta(learning_rate=1.0), 12, 128,
            images=True),
-    Recipe("cnn_augmented", "CNN (wider: 24-48-96 filters), expanded data (shifts, rotations, zoom)", "nearly 99.6%", 0.996,
-           lambda: mnist_cnn(CNN_AUGMENTED_FILTERS, augment=True), adam_cosine(CNN_PEAK_LR), 12,
-           CNN_BATCH_SIZE,
-           images=True),
+    Recipe("cnn_augmented", "CNN (24-48-96 filters, dense 128 + dropout 0.5), expanded data "
+           "(shifts, rotations, zoom)", "nearly 99.6%", 0.996, expanded_data_cnn,
+           adam_cosine(CNN_PEAK_LR), AUGMENTED_EPOCHS, CNN_BATCH_SIZE, images=True),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -36,7 +37,7 @@ def test_softmax_regression_size():
 
 def test_cnn_shapes_and_size():
     cnn = models.mnist_cnn()
-    out = np.asarray(cnn(np.zeros((2, 28, 28, 1), dtype="float32")))
+    out = keras.ops.convert_to_numpy(cnn(np.zeros((2, 28, 28, 1), dtype="float32")))
     assert out.shape == (2, 10)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
     # 3 conv kernels (no bias) + 3 BatchNorms (4 vectors each) + the dense layer
@@ -44,6 +45,19 @@ def test_cnn_shapes_and_size():
     expected = 9 * (1 * f1 + f1 * f2 + f2 * f3) + 4 * (f1 + f2 + f3) + (7 * 7 * f3 * 10 + 10)
     assert cnn.count_params() == expected
     assert models.mnist_cnn(augment=True).count_params() == expected
+
+
+def test_cnn_hidden_layer_with_dropout_and_bad_values():
+    f3 = models.CNN_FILTERS[2]
+    plain, head = models.mnist_cnn(), models.mnist_cnn(dense=32, dropout=0.5)
+    # the output layer now reads 32 hidden units instead of the 7x7xf3 maps
+    added = (7 * 7 * f3 * 32 + 32) + (32 * 10 + 10) - (7 * 7 * f3 * 10 + 10)
+    assert head.count_params() == plain.count_params() + added
+    assert isinstance(head.get_layer("hidden_dropout"), keras.layers.Dropout)
+    with pytest.raises(ValueError, match="needs dense > 0"):
+        models.mnist_cnn(dropout=0.5)
+    with pytest.raises(ValueError, match="dense must be"):
+        models.mnist_cnn(dense=-1)
 
 
 def test_augmentation_is_identity_at_inference_and_random_in_training():
