@@ -5,7 +5,9 @@ stay visible in the notebooks. Modules, by concern:
 
 - :mod:`course_lib.config`  fast/full mode, seeds, environment variables
 - :mod:`course_lib.quiet`   TensorFlow's start-up messages kept out of notebooks
-- :mod:`course_lib.data`    MNIST and CIFAR-10 loading, prefetch, small array helpers
+- :mod:`course_lib.data`    MNIST and CIFAR-10 loading, from disk first, the network last
+- :mod:`course_lib.data_files` dataset files in a folder: prefetch, verify, where (command line)
+- :mod:`course_lib.arrays`  small array helpers: flatten, scale, hold out a validation set, ...
 - :mod:`course_lib.standin` generated stand-in data for offline machines
 - :mod:`course_lib.environment` what machine a notebook runs on (notebook 00)
 - :mod:`course_lib.plots`   figures the notebooks share
@@ -30,19 +32,14 @@ from course_lib.quiet import quiet_tensorflow_startup
 
 quiet_tensorflow_startup()  # before anything imports TensorFlow: see course_lib.quiet
 
+from course_lib.arrays import flatten, hold_out, one_hot, pick_classes, scale, standardize  # noqa: E402
 from course_lib.config import RunMode, set_seed, setup  # noqa: E402
 from course_lib.data import (  # noqa: E402
     DataError,
     DataFileError,
     DataUnavailableError,
-    flatten,
-    hold_out,
     load_cifar10,
     load_mnist,
-    one_hot,
-    pick_classes,
-    scale,
-    standardize,
 )
 
 __version__ = "0.1.0"

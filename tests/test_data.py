@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import data, standin
+from course_lib import arrays, data, data_files, standin
 from course_lib.data import CIFAR10, MNIST
 
 # The real data, when the machine has it (CI points COURSE_DATA_DIR at it).
@@ -243,11 +243,11 @@ def test_prefetch_into_empty_dir_then_again(isolated, monkeypatch):
         np.savez(source / spec.filename, **small_arrays(spec))
     monkeypatch.setenv("COURSE_DATA_DIR", str(source))
     target = isolated / "target"
-    first = data.prefetch(target)
+    first = data_files.prefetch(target)
     assert all("wrote" in line for line in first)
     stamps = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
     assert set(stamps) == {"mnist.npz", "cifar10.npz"}
-    second = data.prefetch(target)
+    second = data_files.prefetch(target)
     assert all("already present and verified" in line for line in second)
     assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == stamps
     assert not list(target.glob("*.tmp*"))
@@ -265,49 +265,49 @@ def test_prefetch_does_not_overwrite_a_bad_user_file(isolated, monkeypatch):
     target.mkdir()
     (target / "mnist.npz").write_bytes(b"my own notes, not a dataset")
     with pytest.raises(data.DataFileError, match="mnist.npz"):
-        data.prefetch(target, ["mnist"])
+        data_files.prefetch(target, ["mnist"])
     assert (target / "mnist.npz").read_bytes() == b"my own notes, not a dataset"
 
 
 def test_prefetch_offline_fails_fast_without_partial_files(isolated, offline):
     target = isolated / "target"
     with pytest.raises(data.DataUnavailableError):
-        data.prefetch(target, ["mnist"])
+        data_files.prefetch(target, ["mnist"])
     assert list(target.iterdir()) == []
 
 
 def test_cli_verify_and_errors(isolated, capsys):
     np.savez(isolated / "mnist.npz", **small_arrays(MNIST))
-    assert data.main(["verify", "--dir", str(isolated), "--datasets", "mnist"]) == 0
+    assert data_files.main(["verify", "--dir", str(isolated), "--datasets", "mnist"]) == 0
     assert "OK (50 train / 20 test)" in capsys.readouterr().out
-    assert data.main(["verify", "--dir", str(isolated), "--datasets", "cifar10"]) == 1
+    assert data_files.main(["verify", "--dir", str(isolated), "--datasets", "cifar10"]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_cli_rejects_unknown_dataset(isolated):
     with pytest.raises(SystemExit):
-        data.main(["prefetch", "--to", str(isolated), "--datasets", "imagenet"])
+        data_files.main(["prefetch", "--to", str(isolated), "--datasets", "imagenet"])
 
 
 def test_helpers():
     x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    assert data.flatten(x).shape == (2, 784)
-    scaled = data.scale(np.array([0, 51, 255], dtype=np.uint8))
+    assert arrays.flatten(x).shape == (2, 784)
+    scaled = arrays.scale(np.array([0, 51, 255], dtype=np.uint8))
     np.testing.assert_allclose(scaled, [0.0, 0.2, 1.0], rtol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
-        data.scale(np.array([0.5]))
-    train, test = data.standardize(np.array([[1.0, 10.0], [3.0, 30.0]]), np.array([[2.0, 20.0]]))
+        arrays.scale(np.array([0.5]))
+    train, test = arrays.standardize(np.array([[1.0, 10.0], [3.0, 30.0]]), np.array([[2.0, 20.0]]))
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-6)
     np.testing.assert_allclose(test, [[0.0, 0.0]], atol=1e-6)
     with pytest.raises(ValueError, match="does not match"):
-        data.standardize(np.zeros((2, 3)), np.zeros((2, 4)))
-    assert data.one_hot(np.array([[3]]), 5).tolist() == [[0, 0, 0, 1, 0]]
+        arrays.standardize(np.zeros((2, 3)), np.zeros((2, 4)))
+    assert arrays.one_hot(np.array([[3]]), 5).tolist() == [[0, 0, 0, 1, 0]]
     with pytest.raises(ValueError, match="0..9"):
-        data.one_hot(np.array([10]))
-    xs, ys = data.pick_classes(np.arange(5), np.array([[1], [5], [1], [9], [5]]), [1, 5], relabel=True)
+        arrays.one_hot(np.array([10]))
+    xs, ys = arrays.pick_classes(np.arange(5), np.array([[1], [5], [1], [9], [5]]), [1, 5], relabel=True)
     assert xs.tolist() == [0, 1, 2, 4] and ys.ravel().tolist() == [0, 1, 0, 1]
     with pytest.raises(ValueError, match="at least one class"):
-        data.pick_classes(xs, ys, [])
+        arrays.pick_classes(xs, ys, [])
 
 
 def test_run_mode_parsing(monkeypatch):

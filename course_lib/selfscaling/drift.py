@@ -230,7 +230,8 @@ def drift_data(
 
     ``load_options`` go to :func:`course_lib.load_cifar10` (e.g. ``source="standin"``).
     """
-    from course_lib.data import flatten, load_cifar10, pick_classes, standardize
+    from course_lib.arrays import flatten, pick_classes, standardize
+    from course_lib.data import load_cifar10
 
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}.")

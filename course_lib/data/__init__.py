@@ -13,11 +13,13 @@ When none works: in fast mode (``COURSE_FAST=1``), or when asked for with
 and dtypes is used and loudly announced. Otherwise a :class:`DataUnavailableError`
 explains the three ways to get the data.
 
-Command line (for Binder builds and cluster login nodes)::
+Command line (for Binder builds and cluster login nodes), in :mod:`course_lib.data_files`::
 
     python -m course_lib.data prefetch --to DIR     # write and verify both datasets
     python -m course_lib.data verify --dir DIR      # check the files in DIR
     python -m course_lib.data where                 # say where data would come from
+
+The array helpers (``flatten``, ``scale``, ``hold_out``, ...) are in :mod:`course_lib.arrays`.
 
 Example
 -------
@@ -27,12 +29,9 @@ MNIST: real data, 60000 train / 10000 test, from /data/mnist.npz (COURSE_DATA_DI
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import socket
-import sys
-import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -434,222 +433,3 @@ def load_cifar10(
     ((32, 32, 3), (1,))
     """
     return _load(CIFAR10, n_train, n_test, verbose, **kw)
-
-
-# ---------------------------------------------------------------------------
-# Small helpers the notebooks use
-# ---------------------------------------------------------------------------
-
-
-def flatten(x: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) -> (N, 784): one row of pixels per image.
-
-    >>> flatten(np.zeros((2, 28, 28))).shape
-    (2, 784)
-    """
-    x = np.asarray(x)
-    if x.ndim < 2:
-        raise ValueError(f"flatten expects a batch of images (N, ...), got shape {x.shape}.")
-    return x.reshape(len(x), -1)
-
-
-def scale(x: np.ndarray) -> np.ndarray:
-    """uint8 pixels 0..255 -> float32 in 0..1.
-
-    >>> scale(np.array([0, 255], dtype=np.uint8))
-    array([0., 1.], dtype=float32)
-    """
-    x = np.asarray(x)
-    if x.dtype != np.uint8:
-        raise ValueError(f"scale expects uint8 pixels (0..255), got dtype {x.dtype}.")
-    return x.astype(np.float32) / 255.0
-
-
-def standardize(
-    x_train: np.ndarray, *others: np.ndarray, eps: float = 1e-7
-) -> tuple[np.ndarray, ...]:
-    """Zero mean, unit variance per feature, using statistics of ``x_train`` only.
-
-    Test data is transformed with the training statistics so no information leaks.
-
-    >>> a, b = standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
-    >>> a.ravel().round(3).tolist(), b.ravel().round(3).tolist()
-    ([-1.0, 1.0], [3.0])
-    """
-    x_train = np.asarray(x_train, dtype=np.float32)
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0) + eps
-    out = [(x_train - mean) / std]
-    for x in others:
-        x = np.asarray(x, dtype=np.float32)
-        if x.shape[1:] != x_train.shape[1:]:
-            raise ValueError(
-                f"standardize: shape {x.shape} does not match the training data {x_train.shape}."
-            )
-        out.append((x - mean) / std)
-    return tuple(out)
-
-
-def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
-    """Integer labels -> one-hot float32 rows; labels of shape (N, 1) are accepted.
-
-    >>> one_hot(np.array([8]), 10)[0].tolist()
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    """
-    y = np.asarray(y).reshape(-1)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"one_hot expects integer labels, got dtype {y.dtype}.")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {y.min()}..{y.max()}.")
-    return np.eye(num_classes, dtype=np.float32)[y]
-
-
-def hold_out(x: np.ndarray, y: np.ndarray, n_val: int) -> tuple[tuple, tuple]:
-    """Split a *training* set into (train, validation): the last ``n_val`` samples validate.
-
-    The validation set is for watching learning curves and choosing epochs or settings; the
-    test set stays untouched until the final report. MNIST's training set is in no particular
-    order, so its last 10,000 images are as good a sample as any (the usual choice).
-
-    >>> (a, b), (c, d) = hold_out(np.arange(10), np.arange(10) % 2, n_val=3)
-    >>> a.tolist(), c.tolist()
-    ([0, 1, 2, 3, 4, 5, 6], [7, 8, 9])
-    """
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}.")
-    if isinstance(n_val, bool) or not isinstance(n_val, int | np.integer) or not 0 < n_val < len(x):
-        raise ValueError(
-            f"n_val must be an integer between 1 and {len(x) - 1} (the training set has "
-            f"{len(x)} samples), got {n_val!r}."
-        )
-    cut = len(x) - int(n_val)
-    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
-
-
-def pick_classes(
-    x: np.ndarray, y: np.ndarray, classes: Sequence[int], relabel: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keep only samples whose label is in ``classes``; optionally renumber them 0..k-1.
-
-    >>> x, y = pick_classes(np.arange(4), np.array([1, 5, 1, 9]), [1, 9], relabel=True)
-    >>> x.tolist(), y.tolist()
-    ([0, 2, 3], [0, 0, 1])
-    """
-    classes = list(classes)
-    if not classes:
-        raise ValueError("pick_classes needs at least one class.")
-    y = np.asarray(y)
-    flat = y.reshape(len(y), -1)[:, 0]
-    keep = np.isin(flat, classes)
-    x_kept, y_kept = np.asarray(x)[keep], y[keep]
-    if relabel:
-        lookup = {c: i for i, c in enumerate(classes)}
-        y_kept = np.vectorize(lookup.__getitem__, otypes=[y.dtype])(y_kept)
-    return x_kept, y_kept
-
-
-# ---------------------------------------------------------------------------
-# Prefetch / verify command line
-# ---------------------------------------------------------------------------
-
-
-def write_npz(path: Path, arrays: Arrays) -> None:
-    """Write arrays in Keras layout atomically (temporary file, then rename)."""
-    (x_train, y_train), (x_test, y_test) = arrays
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def prefetch(target: str | os.PathLike, names: Sequence[str] = ("mnist", "cifar10")) -> list[str]:
-    """Make sure ``target`` holds verified copies of the datasets; return what was done.
-
-    Idempotent: a verified file is left alone. A file that fails verification is
-    reported, never overwritten (it may be the user's); delete it to fetch again.
-    """
-    target = Path(target).expanduser()
-    target.mkdir(parents=True, exist_ok=True)
-    report = []
-    for name in names:
-        if name not in DATASETS:
-            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}.")
-        spec = DATASETS[name]
-        path = target / spec.filename
-        if path.exists():
-            read_npz(path, spec)  # raises DataFileError naming the file if it is bad
-            report.append(f"{spec.name}: {path} already present and verified")
-            continue
-        env_dir = config.data_dir_from_env()
-        source_dir = env_dir if env_dir is not None and env_dir.resolve() != target.resolve() else None
-        loaded = locate(spec, data_dir=source_dir, allow_standin=False)
-        write_npz(path, loaded.arrays)
-        read_npz(path, spec)
-        report.append(f"{spec.name}: wrote {path} from {loaded.detail} and verified it")
-    return report
-
-
-def verify(folder: str | os.PathLike, names: Sequence[str] = ("mnist", "cifar10")) -> list[str]:
-    """Check every dataset file in ``folder``; raise on the first bad or missing one."""
-    folder = Path(folder).expanduser()
-    report = []
-    for name in names:
-        spec = DATASETS[name]
-        path = folder / spec.filename
-        if not path.exists():
-            raise DataUnavailableError(f"{path} does not exist.")
-        (x_train, _), (x_test, _) = read_npz(path, spec)
-        report.append(f"{spec.name}: {path} OK ({len(x_train)} train / {len(x_test)} test)")
-    return report
-
-
-def where() -> list[str]:
-    """Say, per dataset, which source would be used now (no download is attempted)."""
-    lines = []
-    folder = config.data_dir_from_env()
-    for spec in DATASETS.values():
-        try:
-            found = _from_data_dir(spec, folder) or _from_keras_cache(spec)
-        except DataError as exc:
-            lines.append(f"{spec.name}: problem: {exc}")
-            continue
-        if found is not None:
-            lines.append(f"{spec.name}: {found.detail} ({found.source})")
-        else:
-            lines.append(
-                f"{spec.name}: not on disk; would be downloaded, or stand-in data in fast mode"
-            )
-    return lines
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.data", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prefetch", help="write and verify dataset files in a folder")
-    p.add_argument("--to", required=True, help="target folder (created if missing)")
-    p.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"], choices=sorted(DATASETS))
-    v = sub.add_parser("verify", help="check dataset files in a folder")
-    v.add_argument("--dir", required=True)
-    v.add_argument("--datasets", nargs="+", default=["mnist", "cifar10"], choices=sorted(DATASETS))
-    sub.add_parser("where", help="say where each dataset would be loaded from")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "prefetch":
-            lines = prefetch(args.to, args.datasets)
-        elif args.command == "verify":
-            lines = verify(args.dir, args.datasets)
-        else:
-            lines = where()
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
