@@ -34,7 +34,28 @@ HISTORY_10 = [
     {"sizes_before_grow": [5, 11], "sizes_after_grow": [7, 13], "sizes_after_prune": [6, 12]},
 ]  # layer 1 lost 8 of the 14 neurons it ever had, layer 2 only 2 of 14
 
+WHERE_EMPTY = ("MNIST: not on disk; would be downloaded, or stand-in data in fast mode\n"
+               "CIFAR-10: not on disk; would be downloaded, or stand-in data in fast mode")
+# features (score, gender code, debt); only row 0 is near enough to the boundary to flip
+APPLICANTS, W_01, B_01 = [[0.5, 1, 0.4], [0.5, 0, 0.4], [2.0, 1, 0.1], [0.0, 1, 2.0]], [1.0, 0.0, -1.0], -0.3
+SIZES_11 = ((0.42, 1_000_000), (0.40, 250_000))
+
 RIGHT = {
+    "00.1": (WHERE_EMPTY, "download"),
+    "01.3": (APPLICANTS, W_01, B_01, [0]),
+    "02.2": (0.35, 2500.0),
+    "02.3": (CONFUSION, (0, 2)),
+    "02.4": (0.921, 0.919, "no"),
+    "04.1": (0.9805, 0.9790, "about the same"),
+    "05.1": (0.05, 0.03, "yes"),
+    "05.3": (0.04, 0.09, "dropout"),
+    "06.2": (0.95, 0.97, "tenth"),
+    "06.3": (0.02, 0.001, "small"),
+    "07.2": (1500, 1600, "yes"),
+    "09.2": ([10, 8], [12, 8], "yes"),
+    "10.2": (500, 640, "larger"),
+    "10.3": (500, 420, 520, "phase 2 scaling"),
+    "11.1": (*SIZES_11, (0.02, 0.25)),
     "06.1": DIAGONAL,
     "06.4": (CONFUSION, (0, 2)),
     "09.3": "never",
@@ -57,6 +78,24 @@ RIGHT = {
     "03.3": lambda z1, z2: sigmoid(z1 - z2),
 }
 WRONG = {
+    "00.1": [(WHERE_EMPTY, "keras_cache"), ("MNIST: /data/mnist.npz (data_dir)", "download"),
+             ("nothing printed", "download"), (WHERE_EMPTY, "the internet")],
+    "01.3": [(APPLICANTS, W_01, B_01, [1]), (APPLICANTS, W_01, B_01, [0, 2, 3]),
+             (APPLICANTS, W_01, B_01, [])],
+    "02.2": [(0.35, 0.4), (0.35, 0.9), ("loss",)],
+    "02.3": [(CONFUSION, (2, 0)), (CONFUSION, (0, 0)), (CONFUSION, (1, 2))],
+    "02.4": [(0.921, 0.919, "yes"), (0.921, 0.80, "no"), (0.92, 0.92, "maybe")],
+    "04.1": [(0.9805, 0.9790, "better"), (0.985, 0.978, "about the same"), (0.97, 0.98, "better")],
+    "05.1": [(0.05, 0.03, "no"), (0.03, 0.05, "yes"), (0.05, 0.03, "maybe")],
+    "05.3": [(0.04, 0.09, "weight decay"), (0.09, 0.04, "dropout"), (0.04, 0.09, "both")],
+    "06.2": [(0.95, 0.97, "same"), (0.98, 0.97, "tenth"), (0.95, 0.97, 0.1)],
+    "06.3": [(0.02, 0.001, "large"), (0.0, 0.001, "small"), (0.02, 0.001, "5000")],
+    "07.2": [(1500, 1600, "no"), (1500, 1400, "yes"), (0.6, 0.5, "no"), (1500, -1, "yes")],
+    "09.2": [([10, 8], [10, 8], "yes"), ([10, 8], [12, 8], "no"), ([10, 8], [12, 8], "maybe")],
+    "10.2": [(500, 640, "smaller"), (500, 500, "larger"), (500, 640, "bigger")],
+    "10.3": [(500, 420, 520, "adam reset"), (500, 450, 550, "phase 2 scaling"),
+             (500, 420, 520, "neither"), (500, 420, 520, "both")],
+    "11.1": [(*SIZES_11, (0.02, 4.0)), (*SIZES_11, (-0.02, 0.25)), (*SIZES_11, (0.02, 0.75))],
     "06.1": [np.fliplr(DIAGONAL), [[1, 1, 1], [0, 0, 0], [-1, -1, -1]], np.ones((3, 3)), [1, 2]],
     "06.4": [(CONFUSION, (2, 0)), (CONFUSION, (0, 0)), (CONFUSION, (1, 2))],
     "09.3": ["at every stall", "every epoch", "sometimes"],
@@ -103,7 +142,7 @@ def test_wrong_answers_fail_with_feedback(name, capsys):
 
 
 def test_unknown_exercise_is_a_clear_error():
-    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 00.2, 01.1"):
+    with pytest.raises(ValueError, match="no checked exercise '99.1'; known: 00.1, 00.2, 01.1"):
         exercise("99.1")
 
 
