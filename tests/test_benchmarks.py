@@ -1,0 +1,50 @@
+"""The MNIST results benchmark's bookkeeping: record keys per backend and the rendered table.
+
+Training is what the benchmark itself does (on an idle machine, for an hour and more); these
+tests feed its table writer synthetic records.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce_mnist", ROOT / "benchmarks" / "reproduce_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def runs(*accuracies):
+    return [{"seed": 42 + i, "accuracy": a, "val_accuracy": a, "best_epoch": 3, "seconds": 10.0,
+             "peak_rss": 2**30, "load_start": 0.5, "load_end": 1.0} for i, a in enumerate(accuracies)]
+
+
+def test_record_keys_keep_tensorflow_rows_and_add_other_backends(reproduce):
+    assert reproduce.record_key("cnn", "tensorflow") == "cnn"
+    assert reproduce.record_key("cnn", "torch") == "cnn@torch"
+
+
+def test_table_has_a_row_per_backend_and_says_which_targets_are_missed(reproduce):
+    records = {
+        "cnn": {"finished": "2026-12-01 10:00", "runs": runs(0.9935, 0.9931, 0.9937)},
+        "cnn@jax": {"finished": "2026-12-01 11:00", "runs": runs(0.9925, 0.9921, 0.9927)},
+        "relu_twin": {"finished": "2026-12-01 10:00", "runs": runs(0.9823, 0.9815, 0.9831)},
+        "relu_dropout": {"finished": "2026-12-01 10:00", "runs": runs(0.9828, 0.9823, 0.9832)},
+    }
+    table = reproduce.render(records)
+    rows = [line for line in table.splitlines() if line.startswith("| CNN (16-32-64")]
+    assert [row.split(" | ")[1] for row in rows] == ["tensorflow", "jax"]
+    assert "| yes |" in rows[0] and "| **no** |" in rows[1]  # 99.35% vs 99.24% for >= 99.3%
+    assert "99.34% ± 0.03% (min 99.31%, n=3)" in rows[0]
+    assert "dropout does not beat its twin by more than the seed spread" in table
+    assert "- 5-layer, ReLU, dropout 0.25: dropout 0.25 after every hidden layer" in table
