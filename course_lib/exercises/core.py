@@ -83,6 +83,19 @@ def reads_your_numbers(said: str, right: str, numbers: str) -> str | None:
     return f"your own numbers ({numbers}) say {right!r}, not {said!r}."
 
 
+def which_is_larger(answer, labels: tuple[str, str], numbers: str) -> str | None:
+    """Check ``(a, b, conclusion)``: the conclusion is ``labels[0]`` when a > b, else ``labels[1]``.
+
+    ``numbers`` shows the learner's two measurements, e.g. ``"{a:.2%} vs {b:.2%}"``.
+
+    >>> which_is_larger((0.97, 0.95, "first"), ("first", "second"), "{a} vs {b}") is None
+    True
+    """
+    a, b = float(answer[0]), float(answer[1])
+    right = labels[0] if a > b else labels[1]
+    return reads_your_numbers(word(answer[2], labels), right, numbers.format(a=a, b=b))
+
+
 def most_confused_pair(answer) -> str | None:
     """Check ``(confusion matrix, (true digit, predicted digit))`` for the most frequent mistake."""
     import numpy as np

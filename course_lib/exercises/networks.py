@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.exercises.core import Exercise, gflops, most_confused_pair, reads_your_numbers, word
+from course_lib.exercises.core import Exercise, gflops, most_confused_pair, which_is_larger
 
 # -- notebook 05 ------------------------------------------------------------------------------
-
-
-def _smaller_gap(answer, labels: tuple[str, str]) -> str | None:
-    """``(gap of the first, gap of the second, the label of the one with the smaller gap)``."""
-    first, second = float(answer[0]), float(answer[1])
-    said = word(answer[2], labels)
-    right = labels[0] if first < second else labels[1]
-    return reads_your_numbers(said, right, f"gaps {first:.2%} for {labels[0]}, {second:.2%} for {labels[1]}")
-
-
-def _check_05_1(answer) -> str | None:
-    gap_025, gap_05, said = float(answer[0]), float(answer[1]), word(answer[2], ("yes", "no"))
-    right = "yes" if gap_05 < gap_025 else "no"
-    return reads_your_numbers(said, right, f"gap {gap_025:.2%} with p = 0.25, {gap_05:.2%} with p = 0.5")
 
 
 def _check_05_2(answer) -> str | None:
@@ -69,22 +55,6 @@ def _check_06_1(answer) -> str | None:
             f"({others[beaten]:.2f}) as to a diagonal one ({responses['diagonal']:.2f}).")
 
 
-def _check_06_2(answer) -> str | None:
-    same, tenth = float(answer[0]), float(answer[1])
-    said = word(answer[2], ("same", "tenth"))
-    right = "same" if same > tenth else "tenth"
-    return reads_your_numbers(said, right, f"validation accuracy {same:.2%} at the course's rate, "
-                              f"{tenth:.2%} at a tenth of it")
-
-
-def _check_06_3(answer) -> str | None:
-    gain_few, gain_all = float(answer[0]), float(answer[1])
-    said = word(answer[2], ("small", "large"))
-    right = "small" if gain_few > gain_all else "large"
-    return reads_your_numbers(said, right, f"augmentation gained {gain_few:+.2%} on 5,000 images, "
-                              f"{gain_all:+.2%} on all of them")
-
-
 def _check_06_5(answer) -> str | None:
     size, params = (int(a) for a in answer)
     problems = []
@@ -105,14 +75,14 @@ def _check_07_2(answer) -> str | None:
     if at_128 < 1 or at_256 < 1 or max(at_128, at_256) / min(at_128, at_256) > 20:
         return ("those do not look like two images-per-second rates of the same model: use "
                 "t.samples_per_second of each timing.")
-    said = word(answer[2], ("yes", "no"))
-    right = "yes" if at_256 > at_128 else "no"
-    return reads_your_numbers(said, right, f"{at_128:.0f} images/s at batch 128, {at_256:.0f} at 256")
+    return which_is_larger(answer, ("no", "yes"), "{a:.0f} images/s at batch 128, {b:.0f} at 256")
 
 
 EXERCISES = (
     Exercise("05.1", "a triple (train-validation gap with p = 0.25, with p = 0.5, 'yes' or 'no': "
-             "does the gap close further?)", _check_05_1,
+             "does the gap close further?)",
+             lambda answer: which_is_larger(answer, ("yes", "no"),
+                                            "gap {a:.2%} with p = 0.25, {b:.2%} with p = 0.5"),
              "gap(history)[0] is the final training accuracy minus the final validation accuracy."),
     Exercise("05.2", "the stacked predictions of one test image, shape (runs, 10)", _check_05_2,
              "np.stack([keras.ops.convert_to_numpy(net(image, training=True))[0] for _ in "
@@ -120,17 +90,21 @@ EXERCISES = (
              "network."),
     Exercise("05.3", "a triple (gap with dropout 0.25, gap with AdamW, 'dropout' or 'weight "
              "decay': which leaves the smaller gap?)",
-             lambda answer: _smaller_gap(answer, ("dropout", "weight decay")),
+             lambda answer: which_is_larger(answer, ("weight decay", "dropout"),
+                                            "gap {a:.2%} with dropout, {b:.2%} with weight decay"),
              "gap(history)[0] of the dropout run (small['dropout 0.25']) and of the AdamW run."),
     Exercise("06.1", "your 3x3 filter (a 3x3 array)", _check_06_1,
              "Positive weights on the diagonal from top left to bottom right, negative ones "
              "elsewhere, summing to zero so that a flat patch gives 0."),
     Exercise("06.2", "a triple (validation accuracy without BatchNorm at the course's peak "
              "rate, at a tenth of it, 'same' or 'tenth': which rate trains it better?)",
-             _check_06_2,
+             lambda answer: which_is_larger(answer, ("same", "tenth"), "validation accuracy {a:.2%} "
+                                            "at the course's rate, {b:.2%} at a tenth of it"),
              "Train the network without BatchNorm twice, changing only the peak learning rate."),
     Exercise("06.3", "a triple (accuracy gained by augmentation on 5,000 images, gained on all "
-             "images, 'small' or 'large': which training set gains more?)", _check_06_3,
+             "images, 'small' or 'large': which training set gains more?)",
+             lambda answer: which_is_larger(answer, ("small", "large"), "augmentation gained "
+                                            "{a:+.2%} on 5,000 images, {b:+.2%} on all of them"),
              "A gain is the validation accuracy with augmentation minus the one without, on the "
              "same images."),
     Exercise("06.4", "a pair (confusion matrix, (true digit, predicted digit))", most_confused_pair,
