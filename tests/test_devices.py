@@ -68,3 +68,13 @@ def test_hardware_summary_names_the_backend():
     summary = devices.hardware_summary()
     assert summary.startswith("CPU: ")
     assert f"on {keras.backend.backend()} " in summary
+
+
+def test_place_builds_layers_with_integer_state_on_the_cpu():
+    # Dropout's seed is an integer variable: on PyTorch, keras.device("cpu:0") breaks it
+    with devices.place("cpu:0"):
+        layer = keras.layers.Dropout(0.5)
+        out = layer(keras.ops.ones((4, 8)), training=True)
+    assert keras.ops.convert_to_numpy(out).shape == (4, 8)
+    with pytest.raises(ValueError, match="not found"):
+        devices.place("gpu:7")
