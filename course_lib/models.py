@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -31,16 +32,28 @@ def softmax_regression(num_classes: int = 10, input_dim: int = 784) -> keras.Mod
 
 
 def five_layer_net(
-    activation: str = "relu", dropout: float = 0.0, input_dim: int = 784
+    activation: str = "relu", dropout: float | Sequence[float] = 0.0, input_dim: int = 784
 ) -> keras.Model:
-    """The 200-100-60-30-10 network; ``dropout`` > 0 adds Dropout after each hidden layer."""
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    """The 200-100-60-30-10 network, with ``Dropout`` after the hidden layers.
+
+    ``dropout`` is one rate for every hidden layer (the lecture's 0.25), or one rate per hidden
+    layer; a rate of 0 adds no layer.
+
+    >>> model = five_layer_net("relu", dropout=(0.25, 0.25, 0, 0))  # the two wide layers only
+    >>> [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
+    [0.25, 0.25]
+    """
+    rates = [dropout] * len(FIVE_LAYER_WIDTHS) if isinstance(dropout, (int, float)) else list(dropout)
+    if len(rates) != len(FIVE_LAYER_WIDTHS):
+        raise ValueError(f"dropout needs one rate or {len(FIVE_LAYER_WIDTHS)} (one per hidden "
+                         f"layer), got {dropout!r}.")
+    if not all(0.0 <= rate < 1.0 for rate in rates):
+        raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}.")
     model = keras.Sequential([keras.Input((input_dim,))], name=f"five_layer_{activation}")
-    for width in FIVE_LAYER_WIDTHS:
+    for width, rate in zip(FIVE_LAYER_WIDTHS, rates):
         model.add(layers.Dense(width, activation=activation))
-        if dropout:
-            model.add(layers.Dropout(dropout))
+        if rate:
+            model.add(layers.Dropout(rate))
     model.add(layers.Dense(10, activation="softmax"))
     return model
 

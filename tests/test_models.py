@@ -25,7 +25,14 @@ def test_dropout_adds_layers_but_no_parameters():
     assert model.count_params() == 185_300
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.0])
+def test_dropout_per_hidden_layer():
+    model = models.five_layer_net("relu", dropout=(0.25, 0.1, 0, 0))
+    kinds = [(layer.__class__.__name__, getattr(layer, "rate", None)) for layer in model.layers]
+    assert kinds[:4] == [("Dense", None), ("Dropout", 0.25), ("Dense", None), ("Dropout", 0.1)]
+    assert [k for k, _ in kinds[4:]] == ["Dense", "Dense", "Dense"]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, (0.25, 0.25), (0.1, 0.1, 0.1, 1.5)])
 def test_bad_dropout_is_refused(bad):
     with pytest.raises(ValueError, match="dropout"):
         models.five_layer_net(dropout=bad)
