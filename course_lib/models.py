@@ -43,7 +43,7 @@ def five_layer_net(
     >>> [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
     [0.25, 0.25]
     """
-    rates = [dropout] * len(FIVE_LAYER_WIDTHS) if isinstance(dropout, (int, float)) else list(dropout)
+    rates = list(dropout) if isinstance(dropout, Sequence) else [float(dropout)] * len(FIVE_LAYER_WIDTHS)
     if len(rates) != len(FIVE_LAYER_WIDTHS):
         raise ValueError(f"dropout needs one rate or {len(FIVE_LAYER_WIDTHS)} (one per hidden "
                          f"layer), got {dropout!r}.")
