@@ -263,6 +263,11 @@ def over_seeds(values: list[float]) -> str:
     return f"{mean(values):.2%} ± {stdev(values):.2%} (min {min(values):.2%}, n={len(values)})"
 
 
+def short_title(name: str) -> str:
+    """A dropout row's title without the network's name, e.g. 'dropout 0.25'."""
+    return next(r.title for r in RECIPES if r.name == name).removeprefix("5-layer, ReLU, ")
+
+
 def dropout_verdict(records: dict) -> list[str]:
     """Does each dropout row beat its twin (same recipe, no dropout) by more than the seed spread?
 
@@ -280,8 +285,7 @@ def dropout_verdict(records: dict) -> list[str]:
         gain = mean(with_) - mean(without)
         spread = max(stdev(v) if len(v) > 1 else 0.0 for v in (with_, without))
         verdict = "beats" if gain > spread else "does not beat"
-        title = next(r.title for r in RECIPES if r.name == name).removeprefix("5-layer, ReLU, ")
-        lines.append(f"- {title}: {gain:+.2%} test accuracy over the twin's mean (largest seed "
+        lines.append(f"- {short_title(name)}: {gain:+.2%} test accuracy over the twin's mean (largest seed "
                      f"standard deviation {spread:.2%}): it {verdict} its twin by more than the "
                      "seed spread.")
     if not lines:
@@ -289,8 +293,7 @@ def dropout_verdict(records: dict) -> list[str]:
     head = ["Dropout vs its twin (the identical recipe without dropout):", ""]
     if len(val_means) > 1:
         best = max(val_means, key=val_means.get)
-        title = next(r.title for r in RECIPES if r.name == best).removeprefix("5-layer, ReLU, ")
-        lines.append(f"- Chosen on validation accuracy (mean over seeds): {title} "
+        lines.append(f"- Chosen on validation accuracy (mean over seeds): {short_title(best)} "
                      f"({val_means[best]:.2%}).")
     return head + lines + [""]
 
