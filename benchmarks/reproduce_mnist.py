@@ -298,11 +298,27 @@ def dropout_verdict(records: dict) -> list[str]:
     return head + lines + [""]
 
 
+def machine() -> str:
+    """The CPU and the library versions of this run, kept with each row's records."""
+    return (f"{cpu_description()}, {memory_gib():.0f} GiB RAM; "
+            + ", ".join(f"{k} {v}" for k, v in versions().items()))
+
+
+def machines_of(rows: list[tuple[str, str]]) -> list[str]:
+    """One line per machine: which rows ran on it. ``rows`` holds ``(row label, machine)``."""
+    by_machine: dict[str, list[str]] = {}
+    for label, where in rows:
+        by_machine.setdefault(where, []).append(label)
+    return [f"- {where}: {'; '.join(labels)}" for where, labels in by_machine.items()]
+
+
 def render(records: dict) -> str:
     """The markdown table for every model that has results, in the lecture's order."""
-    rows, loads = [], []
+    rows, loads, where = [], [], []
     for recipe, (backend, record) in ((r, row) for r in RECIPES for row in rows_of(r, records)):
         runs = record["runs"]
+        where.append((f"{recipe.title} ({backend})",
+                      record.get("machine", "not recorded (runs made before each row kept its machine)")))
         accs = [r["accuracy"] for r in runs]
         loads += [r["load_start"] for r in runs] + [r["load_end"] for r in runs]
         met = mean(accs) >= recipe.target
@@ -338,13 +354,13 @@ def render(records: dict) -> str:
         "",
         *dropout_verdict(records),
         *notes(records),
-        "Machine:",
+        "Machines (training times compare only between rows run on the same one):",
         "",
-        f"- CPU: {cpu_description()}, {memory_gib():.0f} GiB RAM",
-        f"- 1-minute load average seen at the start and end of the runs: {min(loads, default=0):.1f} to "
+        *machines_of(where),
+        "",
+        f"1-minute load average seen at the start and end of the runs: {min(loads, default=0):.1f} to "
         f"{max(loads, default=0):.1f} (with {os.cpu_count()} cores, a load above that means other work "
-        "shared the CPU, so the training times are upper bounds)",
-        f"- {', '.join(f'{k} {v}' for k, v in versions().items())}",
+        "shared the CPU, so the training times are upper bounds).",
         "",
     ])
 
@@ -396,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{run['best_epoch']}), test {run['accuracy']:.4f}, train {run['seconds']:6.1f} s, "
                   f"peak RSS {run['peak_rss'] / 2**30:.2f} GiB, load {os.getloadavg()[0]:.1f}",
                   flush=True)
-            records[key] = {"finished": time.strftime("%Y-%m-%d %H:%M"), "runs": runs}
+            records[key] = {"finished": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
+                            "machine": machine()}
             if records_path is not None:  # after every run, so an interrupted run keeps its results
                 records = save(records_path, {key: records[key]})
                 Path(args.out).write_text(render(records), encoding="utf-8")

@@ -66,3 +66,19 @@ def test_dropout_variants_are_judged_on_test_and_chosen_on_validation(reproduce)
     # the validation set, not the test set, names the one to use: here the light one
     assert "Chosen on validation accuracy (mean over seeds): dropout 0.1 after every hidden layer (99.00%)" in lines[-2]
     assert reproduce.dropout_verdict({"relu_dropout": records["relu_twin"]}) == []
+
+
+def test_each_row_names_the_machine_it_ran_on(reproduce):
+    xeon = "Intel Xeon, 2 cores, 24 GiB RAM; tensorflow 2.21.0"
+    epyc = "AMD EPYC, 2 cores, 24 GiB RAM; jax 0.10.2"
+    records = {
+        "cnn": {"finished": "2026-12-01 10:00", "runs": runs(0.9935), "machine": xeon},
+        "cnn@jax": {"finished": "2026-12-01 11:00", "runs": runs(0.9930), "machine": epyc},
+        "relu": {"finished": "2026-11-30 10:00", "runs": runs(0.9813)},  # an older record
+    }
+    table = reproduce.render(records)
+    assert f"- {xeon}: CNN (16-32-64 filters) (tensorflow)" in table
+    assert f"- {epyc}: CNN (16-32-64 filters) (jax)" in table
+    assert "- not recorded (runs made before each row kept its machine): 5-layer, ReLU (tensorflow)" in table
+    # the machine of a new run is this one's, whatever machine rendered the older rows
+    assert reproduce.cpu_description() in reproduce.machine()
