@@ -10,6 +10,10 @@ PORT   ?= 8888
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # Extra arguments for pytest, e.g.  make test PYTEST_ARGS="-k data -x"
 PYTEST_ARGS ?=
+# Test files (and notebooks) run this many at a time (pytest-xdist). A notebook's kernel mostly
+# keeps one core busy (Python, tracing, compiling), so two at once nearly halve the suite on 2
+# cores; each worker needs up to about 4 GiB. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 # The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
 COLAB_VENV ?= .venv-colab
 # The Keras backend `make test` and `make lab` use: tensorflow (default), jax or torch. JAX and
@@ -71,7 +75,7 @@ lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
 
 test: $(VENV)/.dev-installed $(BACKEND_INSTALLED)
-	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The second tested environment: Colab's exact versions (tools/colab_stack.toml), the rest of
 # the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).
@@ -85,7 +89,7 @@ $(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
 	@touch $@
 
 test-colab: $(COLAB_VENV)/.installed
-	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,36 +32,71 @@ _notebook_failed: set[str] = set()
 _notebook_sources: dict[str, set[str]] = defaultdict(set)
 
 
+#: Notebooks that must run in this order in one process: 11 reads what 10 leaves in the
+#: test run's ``COURSE_CACHE_DIR``.
+RUN_TOGETHER = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).name in BACKEND_INDEPENDENT:
             item.add_marker(pytest.mark.backend_independent)
 
 
-def _notebook_of(item: pytest.Item) -> str | None:
-    path = Path(str(item.fspath))
+def work_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker runs whole and in order: a test file, or a notebook's cells.
+
+    A notebook's cells share one kernel, and a module's fixtures (a built site, a wheel) are
+    made once; notebooks 10 and 11 form one unit, so that 11 finds what 10 left
+    (``tests/test_suite_setup.py``).
+    """
+    path = nodeid.split("::")[0]
+    if Path(path).name in RUN_TOGETHER:
+        return str(Path(path).with_name(RUN_TOGETHER[0]))
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without xdist there is nothing to do
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``-n N`` (``make test`` uses 2): hand whole work units to workers, largest first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        # The scope-splitting method is what xdist's own loadfile and loadgroup modes override.
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
+def _notebook_of(nodeid: str) -> str | None:
+    path = Path(nodeid.split("::")[0])
     return path.name if path.suffix == ".ipynb" else None
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
-    start = time.perf_counter()
-    try:
-        return (yield)
-    finally:
-        name = _notebook_of(item)
-        if name:
-            _notebook_seconds[name] += time.perf_counter() - start
-            # nbval keeps what the cell printed this run in ``test_outputs``.
-            from course_lib.data import announced_sources, printed_text
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # Runs where the cell ran (an xdist worker, or this process): user properties travel with
+    # the report to the process that prints the summary.
+    if call.when == "call" and _notebook_of(item.nodeid):
+        # nbval keeps what the cell printed this run in ``test_outputs``.
+        from course_lib.data import announced_sources, printed_text
 
-            printed = printed_text(getattr(item, "test_outputs", None) or [])
-            _notebook_sources[name] |= announced_sources(printed)
+        printed = printed_text(getattr(item, "test_outputs", None) or [])
+        item.user_properties.append(("data_sources", sorted(announced_sources(printed))))
+    return (yield)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.failed and report.nodeid.split("::")[0].endswith(".ipynb"):
-        _notebook_failed.add(Path(report.nodeid.split("::")[0]).name)
+    name = _notebook_of(report.nodeid)
+    if not name:
+        return
+    _notebook_seconds[name] += report.duration  # setup (the kernel's start), call, teardown
+    for key, value in report.user_properties:
+        if key == "data_sources":
+            _notebook_sources[name] |= set(value)
+    if report.failed:
+        _notebook_failed.add(name)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

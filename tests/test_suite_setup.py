@@ -1,0 +1,33 @@
+"""The test suite's own setup (the repository's ``conftest.py``): how pytest-xdist splits the work."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def root_conftest():
+    spec = importlib.util.spec_from_file_location("course_root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_notebook_or_a_test_file_is_one_work_unit():
+    work_unit = root_conftest().work_unit
+    cells = {work_unit(f"notebooks/04_five_layer_network.ipynb::Cell {i}") for i in range(30)}
+    assert cells == {"notebooks/04_five_layer_network.ipynb"}
+    assert work_unit("tests/test_site.py::test_search[mnist]") == "tests/test_site.py"
+    assert work_unit("notebooks/05_overfitting_and_dropout.ipynb::Cell 0") != work_unit(
+        "notebooks/06_convolutional_networks.ipynb::Cell 0")
+
+
+def test_notebook_11_runs_with_notebook_10_which_leaves_it_results():
+    conftest = root_conftest()
+    tenth, eleventh = (conftest.work_unit(f"notebooks/{name}::Cell 2") for name in conftest.RUN_TOGETHER)
+    assert tenth == eleventh
+    # and in that order: a work unit runs in collection order, which is the file names' order
+    assert list(conftest.RUN_TOGETHER) == sorted(conftest.RUN_TOGETHER)
+    assert all((ROOT / "notebooks" / name).is_file() for name in conftest.RUN_TOGETHER)
