@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from tools import browser, build_site, course_site
+from tools import browser, build_site, course_site, site_execute
 from tools.colab import Repo, title_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +51,16 @@ BANNER = "Fast-mode outputs: numbers are not results"
 def test_helper_examples():
     result = doctest.testmod(course_site, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 6 and result.failed == 0
+
+
+def test_notebooks_execute_in_parallel_chains_that_keep_10_before_11():
+    result = doctest.testmod(site_execute)
+    assert result.attempted >= 1 and result.failed == 0
+    chains = site_execute.chains(NOTEBOOKS)
+    assert [p.name for p in chains[0]] == list(site_execute.CHAINED)
+    assert sorted(p for chain in chains for p in chain) == NOTEBOOKS  # each exactly once
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        site_execute.execute_missing(NOTEBOOKS, "fast", {}, workers=0)
 
 
 def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():

@@ -8,8 +8,10 @@
 Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``; skipped when
 current), build the decks (``tools/build_slides.py``), stage the pages into ``<out>-src/``
 (``website/*.md``, the notebooks, ``results/*.md``, ``jobs/README.md``, ``README.md`` for the
-include directives, MathJax), then run Sphinx (``website/conf.py``). Notebooks execute through
-jupyter-cache in ``build/site-cache/<mode>/``: a notebook runs again only when its code changed.
+include directives, MathJax), execute the notebooks that ``build/site-cache/<mode>/`` (a
+jupyter-cache) lacks, two at a time (``tools/site_execute.py``), then run Sphinx
+(``website/conf.py``), which takes every notebook's outputs from that cache: a notebook runs
+again only when its code changed.
 A notebook that fails stops the build. Nothing is downloaded while building or viewing.
 
 The site records how it was built in ``<out>/course-site.json`` (mode, time, commit).
@@ -31,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools import course_site  # noqa: E402
+from tools import course_site, site_execute  # noqa: E402
 from tools.generated import prepare_out  # noqa: E402
 
 WEBSITE = ROOT / "website"
@@ -106,8 +108,12 @@ def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
     )
 
 
-def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True) -> dict:
-    """Build the site in ``mode`` into ``out``; return what ``course-site.json`` records."""
+def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True,
+          workers: int = 2) -> dict:
+    """Build the site in ``mode`` into ``out``; return what ``course-site.json`` records.
+
+    ``workers`` notebooks execute at a time (``tools/site_execute.py``).
+    """
     if mode not in course_site.MODES:
         raise ValueError(f"mode must be one of {course_site.MODES}, got {mode!r}")
     start = time.monotonic()
@@ -125,7 +131,10 @@ def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True) -> d
                "-d", str(src / "_doctrees"), *(["-W", "--keep-going"] if strict else []),
                str(src), str(out)]
     with tempfile.TemporaryDirectory(prefix="course_site_handoff_") as handoff:
-        done = subprocess.run(command, env=sphinx_env(mode, Path(handoff)), cwd=ROOT)
+        env = sphinx_env(mode, Path(handoff))
+        site_execute.execute_missing(sorted((src / "notebooks").glob("[0-9]*.ipynb")), mode, env,
+                                     workers)
+        done = subprocess.run(command, env=env, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"Sphinx failed (exit {done.returncode}); its messages are above.")
     from course_lib.environment import cpu_description, git_commit
@@ -149,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (replaced)")
     parser.add_argument("--no-strict", dest="strict", action="store_false",
                         help="let Sphinx warnings pass (default: a warning fails the build)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="notebooks executed at a time (default 2; each needs up to ~4 GiB)")
     args = parser.parse_args(argv)
     try:
-        build(args.out, args.mode or course_site.build_mode(), args.strict)
+        build(args.out, args.mode or course_site.build_mode(), args.strict, args.workers)
     except (RuntimeError, ValueError, subprocess.CalledProcessError) as exc:
         print(f"build_site: {exc}", file=sys.stderr)
         return 1

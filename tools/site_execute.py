@@ -1,0 +1,100 @@
+"""Execute the website's notebooks two at a time into its jupyter-cache, before Sphinx reads them.
+
+myst-nb runs a notebook when Sphinx reads its page, one page after another, and a notebook's
+kernel mostly keeps one core busy (Python, tracing, small batches). ``tools/build_site.py``
+calls :func:`execute_missing` first: it runs every notebook the cache lacks in a pool of
+processes and stores the results exactly as myst-nb would, so Sphinx then finds each one in the
+cache. Each worker runs the notebook Sphinx will read (``course_site.site_notebook``), so the
+cache's hash (the code cells and the kernel) matches. Notebooks 10 and 11 run in one worker,
+in that order: 11 reads what 10 leaves in ``COURSE_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+
+from tools import course_site
+
+#: Notebooks that run in one worker, in this order (11 reads 10's results).
+CHAINED = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
+
+
+def notebook_as_read(path: Path) -> nbformat.NotebookNode:
+    """The notebook as Sphinx reads it for its page (what myst-nb would execute)."""
+    text = course_site.site_notebook(path.read_text(encoding="utf-8"), path.name,
+                                     course_site.Repo.load())
+    return nbformat.reads(text, as_version=4)
+
+
+def chains(paths: list[Path]) -> list[list[Path]]:
+    """One list per worker task: the chained notebooks together, every other one alone.
+
+    >>> [[p.name for p in c] for c in chains([Path("a/09_x.ipynb"), Path("a/" + CHAINED[1]),
+    ...                                       Path("a/" + CHAINED[0])])]
+    [['10_self_scaling_cifar10_drift.ipynb', '11_self_scaling_vs_static.ipynb'], ['09_x.ipynb']]
+    """
+    together = sorted((p for p in paths if p.name in CHAINED), key=lambda p: CHAINED.index(p.name))
+    return ([together] if together else []) + [[p] for p in sorted(paths) if p.name not in CHAINED]
+
+
+def run_chain(paths: list[Path], env: dict[str, str], timeout: int) -> list[tuple]:
+    """Execute ``paths`` in order in this process: ``(path, notebook, seconds, error text)`` each.
+
+    Stops at the first failure: a later notebook of a chain needs the earlier one's results.
+    """
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ.clear()
+    os.environ.update(env)  # the kernels inherit it: fast or full mode, the handoff folder
+    done = []
+    for path in paths:
+        result = single_nb_execution(notebook_as_read(path), cwd=str(path.parent),
+                                     allow_errors=False, timeout=timeout, meta_override=True)
+        done.append((path, result.nb, result.time, result.exc_string if result.err else None))
+        if result.err is not None:
+            break
+    return done
+
+
+def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], workers: int = 2) -> int:
+    """Run the notebooks the ``mode`` cache lacks, ``workers`` at a time; return how many ran.
+
+    Raises RuntimeError naming the notebook (with its traceback) when one fails.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    cache = get_cache(str(course_site.cache_dir(mode)))
+    missing = []
+    for path in notebooks:
+        try:
+            cache.match_cache_notebook(notebook_as_read(path))
+        except KeyError:
+            missing.append(path)
+    if not missing:
+        return 0
+    print(f"executing {len(missing)} notebook(s), {workers} at a time: "
+          f"{', '.join(p.stem for p in missing)}", flush=True)
+    timeout = course_site.CELL_TIMEOUT_S[mode]
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(run_chain, chain, env, timeout) for chain in chains(missing)]
+        for future in as_completed(futures):
+            for path, nb, seconds, error in future.result():
+                if error is not None:
+                    raise RuntimeError(f"{path.name} failed while executing for the site:\n{error}")
+                # The one writer of the cache is this process, as when myst-nb executes.
+                record = cache.add_nb_to_project(str(path))
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
+                    check_validity=False, overwrite=True)
+                print(f"  {path.stem}: executed in {seconds:.0f} s", flush=True)
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure, start nothing more
+    return len(missing)
