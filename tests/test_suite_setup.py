@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +34,10 @@ def test_notebook_11_runs_with_notebook_10_which_leaves_it_results():
     # and in that order: a work unit runs in collection order, which is the file names' order
     assert list(conftest.RUN_TOGETHER) == sorted(conftest.RUN_TOGETHER)
     assert all((ROOT / "notebooks" / name).is_file() for name in conftest.RUN_TOGETHER)
+
+
+def test_workers_side_by_side_get_their_share_of_openmp_threads():
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) < 2:
+        pytest.skip("checks pytest-xdist workers: run with -n 2 (as make test does)")
+    # set by conftest.py before PyTorch loads, inherited by every notebook kernel
+    assert int(os.environ["OMP_NUM_THREADS"]) >= 1

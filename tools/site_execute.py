@@ -82,6 +82,10 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
     print(f"executing {len(missing)} notebook(s), {workers} at a time: "
           f"{', '.join(p.stem for p in missing)}", flush=True)
     timeout = course_site.CELL_TIMEOUT_S[mode]
+    if workers > 1:  # kernels side by side share the cores (see the root conftest.py: OpenMP)
+        from course_lib.environment import cpu_cores
+
+        env = dict(env, OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", str(max(1, cpu_cores() // workers))))
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(run_chain, chain, env, timeout) for chain in chains(missing)]
