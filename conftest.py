@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.site_execute import CHAINED
+
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # pytest-xdist workers (``make test`` runs two) share the cores, and so do the notebook kernels
@@ -43,8 +45,8 @@ _notebook_sources: dict[str, set[str]] = defaultdict(set)
 
 
 #: Notebooks that must run in this order in one process: 11 reads what 10 leaves in the
-#: test run's ``COURSE_CACHE_DIR``.
-RUN_TOGETHER = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
+#: test run's ``COURSE_CACHE_DIR`` (the site build chains the same two).
+RUN_TOGETHER = CHAINED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

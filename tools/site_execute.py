@@ -19,7 +19,8 @@ import nbformat
 
 from tools import course_site
 
-#: Notebooks that run in one worker, in this order (11 reads 10's results).
+#: Notebooks that run in one worker, in this order (11 reads 10's results); the test suite's
+#: workers keep them together too (the root ``conftest.py``).
 CHAINED = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
 
 
