@@ -15,20 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tools.site_execute import CHAINED
+from tools.site_execute import CHAINED, openmp_threads
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # pytest-xdist workers (``make test`` runs two) share the cores, and so do the notebook kernels
-# they start: each gets its share of OpenMP threads. PyTorch's CPU kernels use OpenMP, whose
-# threads spin while they wait for each other; two processes with a thread per core each made
-# a 5-layer network train 25 times slower on 2 cores (97 s instead of 4 s). Set before anything
-# imports PyTorch; the count is course_lib.environment.cpu_cores()'s, which cannot be imported
-# this early (it would import Keras, and with it the backend).
+# they start: each gets its share of OpenMP threads (PyTorch slows down 25-fold otherwise; see
+# ``openmp_threads``). Set before anything imports PyTorch; the kernels inherit it.
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _workers > 1:
-    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // _workers)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(openmp_threads(_workers)))
 # Results notebooks hand to each other (notebook 10 -> 11) go to a folder of this test run,
 # never into the user's own cache: tests write only into the repo, the temp folder and the venv.
 os.environ.setdefault("COURSE_CACHE_DIR", tempfile.mkdtemp(prefix="course_cache_"))

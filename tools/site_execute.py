@@ -11,6 +11,7 @@ in that order: 11 reads what 10 leaves in ``COURSE_CACHE_DIR``.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -22,6 +23,21 @@ from tools import course_site
 #: Notebooks that run in one worker, in this order (11 reads 10's results); the test suite's
 #: workers keep them together too (the root ``conftest.py``).
 CHAINED = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
+
+
+def openmp_threads(workers: int) -> int:
+    """OpenMP threads for each of ``workers`` processes that share this process's cores.
+
+    PyTorch's CPU kernels run on OpenMP threads, which spin while they wait for each other: two
+    processes with a thread per core each trained a 5-layer network 25 times slower on 2 cores
+    (97 s instead of 4 s). The count is ``course_lib.environment.cpu_cores()``'s, which cannot
+    be used here: it imports Keras, and the test suite must set this before any backend loads.
+
+    >>> openmp_threads(1) >= openmp_threads(2) >= 1
+    True
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def notebook_as_read(path: Path) -> nbformat.NotebookNode:
@@ -83,11 +99,10 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
     print(f"executing {len(missing)} notebook(s), {workers} at a time: "
           f"{', '.join(p.stem for p in missing)}", flush=True)
     timeout = course_site.CELL_TIMEOUT_S[mode]
-    if workers > 1:  # kernels side by side share the cores (see the root conftest.py: OpenMP)
-        from course_lib.environment import cpu_cores
-
-        env = dict(env, OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", str(max(1, cpu_cores() // workers))))
-    pool = ProcessPoolExecutor(max_workers=workers)
+    if workers > 1:  # kernels side by side share the cores (see openmp_threads)
+        env = dict(env, OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", str(openmp_threads(workers))))
+    # spawn, not fork: the workers start clean whatever this process has loaded
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [pool.submit(run_chain, chain, env, timeout) for chain in chains(missing)]
         for future in as_completed(futures):
