@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,46 @@ _notebook_sources: dict[str, set[str]] = defaultdict(set)
 #: Notebooks that must run in this order in one process: 11 reads what 10 leaves in the
 #: test run's ``COURSE_CACHE_DIR`` (the site build chains the same two).
 RUN_TOGETHER = CHAINED
+
+
+#: How many times a notebook's kernel is started before its cells fail for want of one.
+KERNEL_START_ATTEMPTS = 3
+
+
+def start_kernel_retrying(start: Callable, attempts: int = KERNEL_START_ATTEMPTS, **kwargs):
+    """Start a notebook's kernel with ``start`` (nbval's), again if it dies before running a cell.
+
+    A kernel can die at start for reasons outside its notebook: jupyter_client picks free ports,
+    and another process may take one before the kernel binds it (two test workers start
+    kernels side by side). Nothing has run yet, so a new kernel loses nothing. nbval throws
+    the kernel's stderr away; here it is kept, and shown in the warning or the final error.
+
+    >>> start_kernel_retrying(lambda stderr, **kwargs: ("manager", "client"))
+    ('manager', 'client')
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts!r}")
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryFile() as stderr:  # the kernel keeps its own handle to it
+            try:
+                return start(**{**kwargs, "stderr": stderr})
+            except RuntimeError as error:
+                stderr.seek(0)
+                printed = stderr.read()[-2000:].decode(errors="replace").strip()
+                why = f"{error}; the kernel printed: {printed or '(nothing)'}"
+                if attempt == attempts:
+                    raise RuntimeError(f"no kernel after {attempts} starts: {why}") from error
+                warnings.warn(f"a notebook kernel died at start (try {attempt} of {attempts}): {why}",
+                              stacklevel=2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("nbval"):
+        import nbval.kernel
+
+        # nbval's RunningKernel starts every notebook's kernel through this module function.
+        nbval.kernel.start_new_kernel = functools.partial(start_kernel_retrying,
+                                                          nbval.kernel.start_new_kernel)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

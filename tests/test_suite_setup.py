@@ -41,3 +41,39 @@ def test_workers_side_by_side_get_their_share_of_openmp_threads():
         pytest.skip("checks pytest-xdist workers: run with -n 2 (as make test does)")
     # set by conftest.py before PyTorch loads, inherited by every notebook kernel
     assert int(os.environ["OMP_NUM_THREADS"]) >= 1
+
+
+def kernel_that_dies(times: int, last_words: bytes):
+    """A stand-in for nbval's kernel start that dies ``times`` times, printing ``last_words``."""
+    calls = []
+
+    def start(stderr, **kwargs):
+        calls.append(kwargs)
+        if len(calls) <= times:
+            stderr.write(last_words)
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return "manager", "client"
+
+    return start, calls
+
+
+def test_a_kernel_that_dies_at_start_is_started_again_and_its_last_words_are_shown():
+    start, calls = kernel_that_dies(1, b"zmq.error.ZMQError: Address already in use")
+    with pytest.warns(UserWarning, match="try 1 of 3.*Address already in use"):
+        assert root_conftest().start_kernel_retrying(start, kernel_name="python3") == ("manager", "client")
+    assert calls == [{"kernel_name": "python3"}] * 2
+
+
+def test_a_kernel_that_keeps_dying_fails_with_what_it_printed():
+    start, calls = kernel_that_dies(5, b"ImportError: no module named ipykernel")
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="after 3 starts.*ImportError"):
+        root_conftest().start_kernel_retrying(start, attempts=3)
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="got 0"):
+        root_conftest().start_kernel_retrying(start, attempts=0)
+
+
+def test_notebooks_kernels_start_through_the_retry():
+    import nbval.kernel
+
+    assert nbval.kernel.start_new_kernel.func.__name__ == "start_kernel_retrying"
