@@ -190,6 +190,7 @@ def _pip_line(source: str) -> str:
     return line.removeprefix("%pip ")
 
 
+@pytest.mark.colab_runtime
 def test_colab_cell_installs_a_wheel_without_touching_tensorflow_or_keras(wheel, tmp_path):
     """The cell's exact pip arguments, with the released archive swapped for a local wheel."""
     cell = nbformat.read(ROOT / "notebooks" / "00_setup_and_environment.ipynb", as_version=4).cells[1]
