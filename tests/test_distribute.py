@@ -87,6 +87,42 @@ def test_local_launcher_enforces_its_timeout():
         distributed.launch_local_workers(2, [sys.executable, "-c", "import time; time.sleep(60)"], timeout=2)
 
 
+def test_workers_start_again_on_fresh_ports_when_a_port_was_taken(tmp_path):
+    # Worker 0's first start fails as TensorFlow does when another program took its port
+    # between picking and listening; the second start, on other ports, succeeds.
+    code = "import json, os, pathlib, sys\n" \
+           "config = json.loads(os.environ['TF_CONFIG'])\n" \
+           "index = config['task']['index']\n" \
+           "port = config['cluster']['worker'][index].split(':')[1]\n" \
+           f"folder = pathlib.Path({str(tmp_path)!r})\n" \
+           "first = not list(folder.glob(f'{index}-*'))\n" \
+           "(folder / f'{index}-{port}').touch()\n" \
+           f"sys.exit(print({distributed.PORT_TAKEN_MESSAGE!r}) or 1) if first and index == 0 else print('ok')"
+    with pytest.warns(RuntimeWarning, match="starting all 2 workers again on fresh ports"):
+        runs = distributed.launch_local_workers(2, [sys.executable, "-c", code], timeout=30)
+    assert [r.output.strip() for r in runs] == ["ok", "ok"]
+    worker0_ports = [m.name for m in tmp_path.glob("0-*")]
+    assert len(worker0_ports) == 2, "worker 0 was started twice, on two different ports"
+
+
+def test_workers_are_not_restarted_for_other_failures_or_forever():
+    taken = f"import sys; print({distributed.PORT_TAKEN_MESSAGE!r}); sys.exit(1)"
+    with pytest.warns(RuntimeWarning), pytest.raises(RuntimeError, match="tried 2 times with fresh ports"):
+        distributed.launch_local_workers(2, [sys.executable, "-c", taken], timeout=30, tries=2)
+    with pytest.raises(ValueError, match="tries must be at least 1, got 0"):
+        distributed.launch_local_workers(2, [sys.executable, "-c", "pass"], tries=0)
+
+
+def test_free_ports_are_below_the_range_the_system_hands_out():
+    ports = distributed.free_ports(8)
+    low, high = distributed.PORT_RANGE
+    assert len(set(ports)) == 8 and all(low <= p < high for p in ports)
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if ephemeral.exists():  # Linux: the range "bind to port 0" and outgoing connections use
+        first = int(ephemeral.read_text().split()[0])
+        assert high <= first, f"PORT_RANGE overlaps this system's ephemeral ports from {first}"
+
+
 def test_workers_get_loopback_addresses_and_their_own_index():
     code = "import os; print(os.environ['TF_CONFIG'])"
     runs = distributed.launch_local_workers(2, [sys.executable, "-c", code], timeout=30)

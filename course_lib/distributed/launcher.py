@@ -7,35 +7,56 @@ loopback port and learns from ``TF_CONFIG`` who the others are.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from course_lib.distributed.strategies import tf_config
 
+# Ports the operating system hands out for outgoing connections and for "bind to port 0"
+# (Linux 32768-60999, macOS and Windows 49152-65535). A port picked there can be taken by
+# any other program's next connection in the seconds a worker needs to import TensorFlow
+# and listen on it. Picking below that range leaves only programs that bind on purpose.
+PORT_RANGE = (15000, 32768)
+
+# What TensorFlow prints when a worker's port was taken after it was picked.
+PORT_TAKEN_MESSAGE = "Could not start gRPC server"
+
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """``n`` distinct TCP ports that are free on ``host`` right now (loopback by default).
+    """``n`` distinct TCP ports in ``PORT_RANGE`` that are free on ``host`` right now.
 
     >>> ports = free_ports(2)
-    >>> len(set(ports)) == 2 and all(1024 <= p < 65536 for p in ports)
+    >>> len(set(ports)) == 2 and all(PORT_RANGE[0] <= p < PORT_RANGE[1] for p in ports)
     True
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}.")
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    # A generator of its own: a course run that seeds `random` must not make two runs
+    # started side by side pick the same ports.
+    rng = random.Random()
+    ports: list[int] = []
+    for _ in range(200 * n):
+        port = rng.randrange(*PORT_RANGE)
+        if port in ports:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue  # in use: try another
+        ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(
+        f"found only {len(ports)} of {n} free ports in {PORT_RANGE[0]}-{PORT_RANGE[1] - 1} on "
+        f"{host}; stop some programs that listen there, or run fewer workers."
+    )
 
 
 @dataclass
@@ -71,6 +92,7 @@ def launch_local_workers(
     timeout: float = 300.0,
     env: dict[str, str] | None = None,
     cpu_only: bool = True,
+    tries: int = 3,
 ) -> list[WorkerRun]:
     """Run ``command`` as ``n`` worker processes on this machine, wired by ``TF_CONFIG``.
 
@@ -78,17 +100,49 @@ def launch_local_workers(
     addresses (127.0.0.1, free ports) and its own index. All processes are killed if one
     fails or ``timeout`` seconds pass, and ``RuntimeError`` says which one failed.
     ``cpu_only`` hides GPUs so that several processes do not fight over one GPU.
+
+    A worker whose port was taken before it could listen (``PORT_TAKEN_MESSAGE``) did no
+    work yet, so all workers start again on fresh ports, up to ``tries`` times in all, with
+    a warning each time.
+
+    >>> import sys
+    >>> runs = launch_local_workers(2, [sys.executable, "-c", "print('hi')"], timeout=30)
+    >>> [(r.index, r.returncode, r.output.strip()) for r in runs]
+    [(0, 0, 'hi'), (1, 0, 'hi')]
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}.")
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}.")
-    hosts = [f"127.0.0.1:{p}" for p in free_ports(n)]
-    logs = [tempfile.TemporaryFile(mode="w+") for _ in range(n)]
-    procs: list[subprocess.Popen] = []
+    if tries < 1:
+        raise ValueError(f"tries must be at least 1, got {tries}.")
     base_env = dict(os.environ if env is None else env)
     if cpu_only:
         base_env["CUDA_VISIBLE_DEVICES"] = ""
+    for attempt in range(1, tries + 1):
+        runs, why = _run_workers(n, command, timeout, base_env)
+        if why is None:
+            return runs
+        port_taken = [r.index for r in runs if PORT_TAKEN_MESSAGE in r.output]
+        if not port_taken or attempt == tries:
+            break
+        warnings.warn(
+            f"worker {port_taken[0]} could not listen on its port (another program took it); "
+            f"starting all {n} workers again on fresh ports (try {attempt + 1} of {tries}).",
+            RuntimeWarning, stacklevel=2,
+        )
+    tail = "\n".join(f"--- worker {r.index} (exit {r.returncode}) ---\n{r.output[-3000:]}" for r in runs)
+    tried = f" (tried {attempt} times with fresh ports)" if attempt > 1 else ""
+    raise RuntimeError(f"local multi-worker run failed: {why}{tried}; all workers were stopped.\n{tail}")
+
+
+def _run_workers(
+    n: int, command: Sequence[str], timeout: float, base_env: dict[str, str]
+) -> tuple[list[WorkerRun], str | None]:
+    """One start of ``n`` workers on fresh ports: their runs, and why it failed (or None)."""
+    hosts = [f"127.0.0.1:{p}" for p in free_ports(n)]
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in range(n)]
+    procs: list[subprocess.Popen] = []
     try:
         for i in range(n):
             worker_env = dict(base_env, TF_CONFIG=tf_config(hosts, i))
@@ -119,9 +173,8 @@ def launch_local_workers(
         stop_workers(procs)
         for log in logs:
             log.close()
-    if failed is not None or timed_out:
-        why = f"worker {failed} exited with code {procs[failed].returncode}" if failed is not None \
-            else f"the workers did not finish within {timeout:g} s"
-        tail = "\n".join(f"--- worker {r.index} (exit {r.returncode}) ---\n{r.output[-3000:]}" for r in runs)
-        raise RuntimeError(f"local multi-worker run failed: {why}; all workers were stopped.\n{tail}")
-    return runs
+    if failed is not None:
+        return runs, f"worker {failed} exited with code {procs[failed].returncode}"
+    if timed_out:
+        return runs, f"the workers did not finish within {timeout:g} s"
+    return runs, None
