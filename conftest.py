@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.site_execute import CHAINED, openmp_threads
+from tools.site_execute import CHAINED, KERNEL_START_ATTEMPTS, openmp_threads
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -46,10 +46,6 @@ _notebook_sources: dict[str, set[str]] = defaultdict(set)
 #: Notebooks that must run in this order in one process: 11 reads what 10 leaves in the
 #: test run's ``COURSE_CACHE_DIR`` (the site build chains the same two).
 RUN_TOGETHER = CHAINED
-
-
-#: How many times a notebook's kernel is started before its cells fail for want of one.
-KERNEL_START_ATTEMPTS = 3
 
 
 def start_kernel_retrying(start: Callable, attempts: int = KERNEL_START_ATTEMPTS, **kwargs):

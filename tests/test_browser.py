@@ -1,7 +1,7 @@
 """The course opens in JupyterLab in a real browser, and notebook 00 runs there.
 
 Starts the same server ``make lab`` starts (``jupyter lab --no-browser --port=... notebooks/``,
-here on a free loopback port with a random token, serving a scratch copy of the notebooks so
+here on a loopback port of its choosing with a random token, serving a scratch copy of the notebooks so
 nothing is saved into the repository), opens notebook 00 in headless Chromium, runs the cell
 that calls ``course_lib.setup()`` and waits for its output. It also checks the first impression:
 no "get notified about official Jupyter news?" popup (the course's JupyterLab settings,
@@ -11,11 +11,11 @@ Chromium must be installed already; without one the test is skipped with a one-l
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -35,22 +35,21 @@ NEWS_PROMPT_WAIT_S = 5
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_server(url: str, proc: subprocess.Popen, log: Path) -> None:
+def _wait_for_server(runtime: Path, token: str, proc: subprocess.Popen, log: Path) -> str:
+    """The server's base URL, once it answers. It chose its own port (``--port=0``), which it
+    writes into ``jpserver-<pid>.json``: a port picked here and handed over could be taken by
+    another program in the seconds JupyterLab needs to start."""
     deadline = time.monotonic() + SERVER_START_S
+    info = runtime / f"jpserver-{proc.pid}.json"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            base = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as response:
                 if response.status == 200:
-                    return
-        except OSError:
+                    return base
+        except (OSError, ValueError, KeyError):  # not written yet, half written, or not answering
             time.sleep(0.5)
     raise AssertionError(f"jupyter lab did not answer within {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
 
@@ -62,7 +61,7 @@ def lab(tmp_path):
         pytest.fail(f"{NOTEBOOK.relative_to(ROOT)} is missing")
     served = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    port, token = _free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     env = dict(
         os.environ,
@@ -74,15 +73,14 @@ def lab(tmp_path):
     log = tmp_path / "jupyter.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(jupyter), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+            [str(jupyter), "lab", "--no-browser", "--port=0", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.token={token}", "--ServerApp.port_retries=0",
              f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", str(served),
              *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
         )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_server(f"{base}/api/status?token={token}", proc, log)
+        base = _wait_for_server(tmp_path / "runtime", token, proc, log)
         yield base, token, log
     finally:
         proc.terminate()

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import pytest
 from course_lib import course_files
 from tools import colab, export_requirements, package_files
 from tools.scratch_env import scratch_venv
+from tools.site_execute import KERNEL_DIED_AT_START, KERNEL_START_ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -161,6 +163,21 @@ def _run(python: Path, *args: str, cwd: Path, timeout: int = 300) -> str:
     return done.stdout
 
 
+def _execute_notebook(python: Path, name: str, cwd: Path) -> None:
+    """Execute ``name`` with nbconvert into ``executed.ipynb``; start again if the kernel died
+    before running anything (another process took one of its ports: see conftest.py)."""
+    args = ("-m", "nbconvert", "--to", "notebook", "--execute",
+            f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT_S}", "--output", "executed.ipynb", name)
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        done = subprocess.run([str(python), *args], cwd=cwd, env=_clean_env(), capture_output=True,
+                              text=True, timeout=NOTEBOOK_TIMEOUT_S + 60)
+        if done.returncode == 0:
+            return
+        if KERNEL_DIED_AT_START not in done.stderr or attempt == KERNEL_START_ATTEMPTS:
+            raise AssertionError(f"{args} (start {attempt}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        warnings.warn(f"{name}: the kernel died at start (try {attempt}); starting it again", stacklevel=2)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["07_gpu_vs_cpu.ipynb", "08_scaling_out.ipynb"])
 def test_notebook_runs_from_an_installed_wheel(name, wheel, tmp_path):
@@ -172,9 +189,7 @@ def test_notebook_runs_from_an_installed_wheel(name, wheel, tmp_path):
     nb.cells.insert(2, nbformat.v4.new_code_cell(
         "import course_lib\nprint('COURSE_LIB_AT', course_lib.__file__)"))
     nbformat.write(nb, course / name)
-    _run(python, "-m", "nbconvert", "--to", "notebook", "--execute",
-         f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT_S}", "--output", "executed.ipynb",
-         name, cwd=course, timeout=NOTEBOOK_TIMEOUT_S + 60)
+    _execute_notebook(python, name, cwd=course)
     executed = nbformat.read(course / "executed.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in executed.cells[2].outputs)
     location = Path(printed.split("COURSE_LIB_AT", 1)[1].strip())

@@ -54,13 +54,36 @@ def test_helper_examples():
 
 
 def test_notebooks_execute_in_parallel_chains_that_keep_10_before_11():
-    result = doctest.testmod(site_execute)
+    result = doctest.testmod(site_execute, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 1 and result.failed == 0
     chains = site_execute.chains(NOTEBOOKS)
     assert [p.name for p in chains[0]] == list(site_execute.CHAINED)
     assert sorted(p for chain in chains for p in chain) == NOTEBOOKS  # each exactly once
     with pytest.raises(ValueError, match="at least 1, got 0"):
         site_execute.execute_missing(NOTEBOOKS, "fast", {}, workers=0)
+
+
+def test_a_kernel_that_keeps_dying_or_dies_after_a_cell_ran_is_a_failure():
+    path = ROOT / "notebooks" / "00_setup_and_environment.ipynb"
+    starts = []
+
+    def never_starts(nb, **kwargs):
+        starts.append(1)
+        raise RuntimeError(site_execute.KERNEL_DIED_AT_START)
+
+    with pytest.raises(RuntimeError, match="kernel failed after 3 start"):
+        site_execute.execute_restarting_dead_kernels(path, 60, never_starts)
+    assert len(starts) == 3
+
+    def dies_in_a_cell(nb, **kwargs):
+        starts.append(1)
+        next(c for c in nb.cells if c.cell_type == "code").execution_count = 1
+        raise RuntimeError("Kernel died")
+
+    starts.clear()
+    with pytest.raises(RuntimeError, match="after 1 start"):
+        site_execute.execute_restarting_dead_kernels(path, 60, dies_in_a_cell)
+    assert len(starts) == 1, "a notebook that ran a cell is not run again"
 
 
 def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():

@@ -58,19 +58,60 @@ def chains(paths: list[Path]) -> list[list[Path]]:
     return ([together] if together else []) + [[p] for p in sorted(paths) if p.name not in CHAINED]
 
 
+#: How often a notebook's kernel is started before a death at start counts as a failure
+#: (here, in the test suite's nbval runs, and in its nbconvert runs).
+KERNEL_START_ATTEMPTS = 3
+#: What jupyter_client raises when a kernel dies before it answers its first message.
+KERNEL_DIED_AT_START = "Kernel died before replying to kernel_info"
+
+
+def execute_restarting_dead_kernels(
+    path: Path, timeout: int, execute=None, attempts: int = KERNEL_START_ATTEMPTS
+):
+    """Execute ``path`` with ``execute`` (jupyter-cache's), again if its kernel dies at start.
+
+    Two notebooks run side by side, and a kernel can die before its first cell for reasons
+    outside the notebook (jupyter_client picks free ports, and another process may take one
+    before the kernel listens). Nothing ran, so a new kernel loses nothing. An error after a
+    cell ran is the notebook's own and is returned as it is.
+
+    >>> calls = []
+    >>> def dies_once(nb, **kwargs):
+    ...     calls.append(1)
+    ...     if len(calls) == 1:
+    ...         raise RuntimeError(KERNEL_DIED_AT_START)
+    ...     return "executed"
+    >>> execute_restarting_dead_kernels(Path("notebooks/00_setup_and_environment.ipynb"), 60,
+    ...                                 dies_once)  # doctest: +ELLIPSIS
+    kernel of 00_setup_and_environment.ipynb died at start (try 1 of 3): ...; starting a new one
+    'executed'
+    """
+    if execute is None:
+        from jupyter_cache.executors.utils import single_nb_execution as execute
+    for attempt in range(1, attempts + 1):
+        nb = notebook_as_read(path)  # a fresh copy: execution fills it in place
+        try:
+            return execute(nb, cwd=str(path.parent), allow_errors=False, timeout=timeout,
+                           meta_override=True)
+        except RuntimeError as error:
+            ran = any(c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+            if ran or attempt == attempts:
+                raise RuntimeError(f"{path.name}: kernel failed after {attempt} start(s): {error}") \
+                    from error
+            print(f"kernel of {path.name} died at start (try {attempt} of {attempts}): {error}; "
+                  "starting a new one", flush=True)
+
+
 def run_chain(paths: list[Path], env: dict[str, str], timeout: int) -> list[tuple]:
     """Execute ``paths`` in order in this process: ``(path, notebook, seconds, error text)`` each.
 
     Stops at the first failure: a later notebook of a chain needs the earlier one's results.
     """
-    from jupyter_cache.executors.utils import single_nb_execution
-
     os.environ.clear()
     os.environ.update(env)  # the kernels inherit it: fast or full mode, the handoff folder
     done = []
     for path in paths:
-        result = single_nb_execution(notebook_as_read(path), cwd=str(path.parent),
-                                     allow_errors=False, timeout=timeout, meta_override=True)
+        result = execute_restarting_dead_kernels(path, timeout)
         done.append((path, result.nb, result.time, result.exc_string if result.err else None))
         if result.err is not None:
             break
