@@ -88,6 +88,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).name in BACKEND_INDEPENDENT:
             item.add_marker(pytest.mark.backend_independent)
+        if _notebook_of(item.nodeid):
+            item.add_marker(pytest.mark.notebook)
 
 
 def work_unit(nodeid: str) -> str:

@@ -47,3 +47,16 @@ def test_layout(path):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "course_lib.setup()" in code, f"{path.name}: start with mode = course_lib.setup()"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernel must be python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_cell_asks_nbval_to_compare_outputs(path):
+    """nbval runs with --nbval-lax and compares no outputs: a notebook passes when every cell
+    runs, its assertions included. CI relies on this: the site build's execution of every
+    notebook (errors fatal) stands in for nbval's in the TensorFlow stage (``.ci/run``).
+    Checks belong in assertions, which both runs enforce."""
+    nb = nbformat.read(path, as_version=4)
+    marked = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and (
+        re.search(r"#\s*NBVAL_(CHECK_OUTPUT|RAISES_EXCEPTION)", cell.source)
+        or {"nbval-check-output", "nbval-raises-exception"} & set(cell.metadata.get("tags", [])))]
+    assert not marked, f"{path.name}: cells {marked} ask nbval to compare outputs; assert instead"

@@ -86,6 +86,15 @@ def test_a_kernel_that_keeps_dying_or_dies_after_a_cell_ran_is_a_failure():
     assert len(starts) == 1, "a notebook that ran a cell is not run again"
 
 
+def test_the_build_log_says_where_each_notebooks_data_came_from():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 99 · x"), nbformat.v4.new_code_cell("load()")]
+    assert site_execute.data_sources(nb) == "no dataset"
+    nb.cells[1].outputs = [nbformat.v4.new_output(
+        "stream", text="MNIST: real data, 60000 train / 10000 test, from /d/mnist.npz (COURSE_DATA_DIR)\n")]
+    assert site_execute.data_sources(nb) == "MNIST: data_dir"
+
+
 def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():
     assert course_site.cache_dir("fast") != course_site.cache_dir("full")
     assert course_site.cache_dir("full").is_relative_to(ROOT / "build")

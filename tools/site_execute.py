@@ -118,6 +118,15 @@ def run_chain(paths: list[Path], env: dict[str, str], timeout: int) -> list[tupl
     return done
 
 
+def data_sources(nb: nbformat.NotebookNode) -> str:
+    """Where an executed notebook's datasets came from, as its data-loading lines printed them
+    (the same summary the test suite prints for nbval's runs)."""
+    from course_lib.data import announced_sources, printed_text
+
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    return ", ".join(sorted(announced_sources(printed_text(outputs)))) or "no dataset"
+
+
 def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], workers: int = 2) -> int:
     """Run the notebooks the ``mode`` cache lacks, ``workers`` at a time; return how many ran.
 
@@ -155,7 +164,8 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
                 cache.cache_notebook_bundle(
                     CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
                     check_validity=False, overwrite=True)
-                print(f"  {path.stem}: executed in {seconds:.0f} s", flush=True)
+                print(f"  {path.stem}: executed in {seconds:.0f} s; data: {data_sources(nb)}",
+                      flush=True)
     finally:
         pool.shutdown(cancel_futures=True)  # after a failure, start nothing more
     return len(missing)
