@@ -82,3 +82,40 @@ def test_each_row_names_the_machine_it_ran_on(reproduce):
     assert "- not recorded (runs made before each row kept its machine): 5-layer, ReLU (tensorflow)" in table
     # the machine of a new run is this one's, whatever machine rendered the older rows
     assert reproduce.cpu_description() in reproduce.machine()
+
+
+def test_refit_tests_a_network_trained_on_all_the_data_for_the_chosen_epochs(reproduce, monkeypatch):
+    """The refit step: validation picks the epoch count, then a fresh network trains on training
+    and validation data together for that many epochs, and only it meets the test set."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")  # learnable in a few epochs
+    data = ((x[:200], y[:200]), (x[200:250], y[200:250]), (x[250:], y[250:]))
+    fits, evaluated = [], []
+    real_fit, real_evaluate = keras.Model.fit, keras.Model.evaluate
+
+    def fit(model, xs, ys, **kwargs):
+        fits.append((id(model), len(xs), kwargs["epochs"], "validation_data" in kwargs))
+        return real_fit(model, xs, ys, **kwargs)
+
+    def evaluate(model, *args, **kwargs):  # Keras's fit validates through evaluate too
+        if (args[0] if args else kwargs.get("x")) is data[2][0]:
+            evaluated.append(id(model))
+        return real_evaluate(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    monkeypatch.setattr(keras.Model, "evaluate", evaluate)
+    build = lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])  # noqa: E731
+    recipe = reproduce.Recipe("tiny_refit", "tiny", "-", 0.5, build,
+                              lambda steps: keras.optimizers.Adam(0.05), 6, 32, refit=True)
+    run = reproduce.train_once(recipe, data, seed=42)
+    (_, n_select, epochs_select, validated), (refit_id, n_refit, epochs_refit, refit_validated) = fits
+    assert (n_select, epochs_select, validated) == (200, 6, True)
+    assert (n_refit, epochs_refit, refit_validated) == (250, run["best_epoch"], False)
+    assert evaluated == [refit_id], "the test set is touched once, by the refit network"
+    assert run["accuracy"] > 0.8 and 1 <= run["best_epoch"] <= 6
+    (lecture_refit,) = [r for r in reproduce.RECIPES if r.name == "lecture_cnn_refit"]
+    assert lecture_refit.how.endswith("the best of 12 epochs on validation, then that many on all 60,000")
