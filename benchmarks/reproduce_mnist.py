@@ -19,12 +19,6 @@ The recipes are the notebooks' own (02, 04, 05, 06); the network builders come f
 batch 64) without dropout, so that the two rows differ in dropout only. ``cnn_augmented`` trains
 notebook 06's expanded-data network for ``AUGMENTED_EPOCHS`` (25) epochs where the notebook
 affords 10; ``jobs/slurm/mnist_results.sh --only cnn_augmented`` runs it on a cluster.
-
-``lecture_cnn_refit`` adds the usual last step of this protocol ("Deep Learning with Python"
-trains its final model this way): once validation has chosen the number of epochs, a fresh
-network with the same seed trains on all 60,000 training images for that many epochs, and
-that network is tested once. The lecture's own run trained on all 60,000 too; this row differs
-from ``lecture_cnn`` in that step alone.
 """
 
 from __future__ import annotations
@@ -40,7 +34,6 @@ from pathlib import Path
 from statistics import mean, stdev
 
 import keras
-import numpy as np
 import psutil
 
 import course_lib
@@ -74,8 +67,6 @@ class Recipe:
     epochs: int
     batch_size: int
     images: bool = False  # (28, 28, 1) inputs instead of flat 784-vectors
-    refit: bool = False  # then train again on all 60,000 for the epochs validation chose
-
 
     @property
     def how(self) -> str:
@@ -87,9 +78,6 @@ class Recipe:
         else:
             peak = CNN_PEAK_LR if self.images else PEAK_LR[self.name]
             optimizer = f"Adam, warm-up + cosine decay, peak {peak:g}"
-        if self.refit:
-            return (f"{optimizer}, batch {self.batch_size}; the best of {self.epochs} epochs on "
-                    "validation, then that many on all 60,000")
         return f"{optimizer}, {self.epochs} epochs, batch {self.batch_size}"
 
 
@@ -142,9 +130,6 @@ RECIPES = [
     Recipe("lecture_cnn", "the lecture's CNN (32-32 filters, 'valid', dense 256, dropout)", "99.23%",
            0.9923, lecture_cnn, lambda steps: keras.optimizers.Adadelta(learning_rate=1.0), 12, 128,
            images=True),
-    Recipe("lecture_cnn_refit", "the lecture's CNN, refit on all 60,000 training images", "99.23%",
-           0.9923, lecture_cnn, lambda steps: keras.optimizers.Adadelta(learning_rate=1.0), 12, 128,
-           images=True, refit=True),
     Recipe("cnn_augmented", "CNN (24-48-96 filters, dense 128 + dropout 0.5), expanded data "
            "(shifts, rotations, zoom)", "nearly 99.6%", 0.996, expanded_data_cnn,
            adam_cosine(CNN_PEAK_LR), AUGMENTED_EPOCHS, CNN_BATCH_SIZE, images=True),
@@ -192,14 +177,13 @@ def rows_of(recipe: Recipe, records: dict) -> list[tuple[str, dict]]:
 
 
 def train_once(recipe: Recipe, data, seed: int) -> dict:
-    """Train on the training part, keep the best validation epoch's weights, test once.
-
-    With ``recipe.refit``, the network that is tested is a fresh one trained on the training
-    and validation parts together for the best epoch's count (time: both trainings).
-    """
+    """Train on the training part, keep the best validation epoch's weights, test once."""
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = data
     course_lib.set_seed(seed)
-    model = compiled(recipe, len(x_train), recipe.epochs)
+    model = recipe.build()
+    steps = recipe.epochs * -(-len(x_train) // recipe.batch_size)
+    model.compile(optimizer=recipe.optimizer(steps), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     # patience = the whole run: never stops early, but restores the best validation epoch
     keep_best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                               patience=recipe.epochs, restore_best_weights=True)
@@ -207,28 +191,12 @@ def train_once(recipe: Recipe, data, seed: int) -> dict:
         start = time.perf_counter()
         history = model.fit(x_train, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
                             validation_data=(x_val, y_val), callbacks=[keep_best], verbose=0)
-        val = history.history["val_accuracy"]
-        best_epoch = val.index(max(val)) + 1
-        if recipe.refit:
-            keras.backend.clear_session()
-            course_lib.set_seed(seed)
-            x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
-            model = compiled(recipe, len(x_all), best_epoch)
-            model.fit(x_all, y_all, batch_size=recipe.batch_size, epochs=best_epoch, verbose=0)
         seconds = time.perf_counter() - start
+    val = history.history["val_accuracy"]
     _, acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)  # the one test
     keras.backend.clear_session()
     return {"seed": seed, "accuracy": acc, "val_accuracy": max(val),
-            "best_epoch": best_epoch, "seconds": seconds, "peak_rss": mem.peak}
-
-
-def compiled(recipe: Recipe, n_train: int, epochs: int) -> keras.Model:
-    """``recipe``'s network, compiled with its optimizer for ``epochs`` over ``n_train`` images."""
-    model = recipe.build()
-    steps = epochs * -(-n_train // recipe.batch_size)
-    model.compile(optimizer=recipe.optimizer(steps), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+            "best_epoch": val.index(max(val)) + 1, "seconds": seconds, "peak_rss": mem.peak}
 
 
 def save(path: Path, new: dict) -> dict:
@@ -378,10 +346,7 @@ def render(records: dict) -> str:
         "of `fit` (validation included), per seed, averaged; peak memory is the largest resident",
         "set size of the benchmark process while that model trained (it holds the whole dataset).",
         "The Keras backend is the one the run used (`KERAS_BACKEND`, TensorFlow by default); the",
-        "notes on missed targets and the dropout verdict are about the TensorFlow rows. A row",
-        "\"refit on all 60,000\" adds one step: once validation has chosen the number of epochs, a",
-        "fresh network with the same seed trains on all 60,000 training images for that many, and",
-        "only it is tested (its training time covers both trainings).",
+        "notes on missed targets and the dropout verdict are about the TensorFlow rows.",
         "",
         "| model | Keras backend | test accuracy | validation accuracy (mean; best epoch per seed) | "
         "lecture | target | met? | training time | peak memory | recipe | finished |",
