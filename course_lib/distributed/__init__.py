@@ -63,8 +63,8 @@ from course_lib.distributed.strategies import (
 from course_lib.distributed.training import TrainResult, train_mnist, weights_digest
 
 __all__ = [
-    "PORT_RANGE", "PORT_TAKEN_MESSAGE", "SLURM_PORT_BASE", "STRATEGIES", "TrainResult", "WorkerRun", "chief_of", "free_ports", "is_chief",
-    "launch_local_workers", "main", "make_strategy", "scale_for_replicas", "slurm_resolver",
-    "stop_workers", "strategy_name", "task_of", "tf_config", "train_mnist", "weights_digest",
-    "write_dir",
+    "PORT_RANGE", "PORT_TAKEN_MESSAGE", "SLURM_PORT_BASE", "STRATEGIES", "TrainResult",
+    "WorkerRun", "chief_of", "free_ports", "is_chief", "launch_local_workers", "main",
+    "make_strategy", "scale_for_replicas", "slurm_resolver", "stop_workers", "strategy_name",
+    "task_of", "tf_config", "train_mnist", "weights_digest", "write_dir",
 ]
