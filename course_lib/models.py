@@ -96,12 +96,14 @@ def conv_block(x, filters: int, name: str, synchronized: bool = False):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def augmentation(shift: float = 0.1, degrees: float = 10.0, zoom: float = 0.1) -> keras.Sequential:
+def augmentation(shift: float = 0.1, degrees: float = 10.0, zoom: float = 0.1) -> layers.Pipeline:
     """Random small shifts, rotations and zooms: active in training, a no-op at inference.
 
-    Empty borders are filled with 0 (black background), as in MNIST itself.
+    Empty borders are filled with 0 (black background), as in MNIST itself. A
+    ``layers.Pipeline`` (not a ``Sequential``) works both in front of a model and mapped over
+    a ``tf.data`` dataset on any backend: see :func:`training_batches`.
     """
-    return keras.Sequential(
+    return layers.Pipeline(
         [
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
             layers.RandomRotation(degrees / 360.0, fill_mode="constant"),
@@ -151,6 +153,33 @@ def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False
 #: The CNN's training recipe: Adam with :func:`warmup_cosine`, peak rate and batch size.
 CNN_PEAK_LR = 3e-3
 CNN_BATCH_SIZE = 128
+
+
+def training_batches(x, y, augment: layers.Layer | None = None, *,
+                     batch_size: int = CNN_BATCH_SIZE, seed: int = 0):
+    """Shuffled batches of ``(x, y)`` as a ``tf.data`` dataset; with ``augment`` (for example
+    :func:`augmentation`), freshly augmented images in every epoch.
+
+    Notebook 06 writes this input pipeline and says why it suits a CPU: the next batch is
+    augmented while the network trains on the current one, outside the compiled step.
+    ``fit`` accepts the dataset on every backend. The map runs one batch at a time, so the
+    random draws come in order and ``keras.utils.set_random_seed`` repeats a run.
+
+    >>> import numpy as np
+    >>> x, y = np.zeros((300, 28, 28, 1), "float32"), np.arange(300) % 10
+    >>> [len(images) for images, _ in training_batches(x, y, augmentation())]
+    [128, 128, 44]
+    """
+    import tensorflow as tf  # only here: importing course_lib stays free of TensorFlow's start-up
+
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}; they must match.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+    if augment is not None:
+        data = data.map(lambda images, labels: (augment(images, training=True), labels))
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 def lecture_cnn(filters: int = 32, dense: int = 256) -> keras.Model:

@@ -83,3 +83,42 @@ def test_warmup_cosine_shape():
     assert lrs[-1] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError):
         models.warmup_cosine(0.01, total_steps=1)
+
+
+def test_training_batches_shuffle_augment_and_repeat_with_the_seed():
+    x = np.random.default_rng(0).random((300, 28, 28, 1)).astype("float32")
+    y = np.arange(300) % 10
+
+    def first_epoch(augment, seed=0):
+        keras.utils.set_random_seed(seed)
+        batches = models.training_batches(x, y, augment() if augment else None, seed=seed)
+        images, labels = zip(*((np.asarray(a), np.asarray(b)) for a, b in batches))
+        return np.concatenate(images), np.concatenate(labels)
+
+    plain_x, plain_y = first_epoch(None)
+    assert not np.array_equal(plain_y, y)  # shuffled, yet every image exactly once
+    assert sorted(row.tobytes() for row in plain_x) == sorted(row.tobytes() for row in x)
+
+    augmented_x, augmented_y = first_epoch(models.augmentation)
+    np.testing.assert_array_equal(augmented_y, plain_y)  # the same order, the images warped
+    assert not np.allclose(augmented_x, plain_x)
+    again_x, _ = first_epoch(models.augmentation)
+    np.testing.assert_array_equal(again_x, augmented_x)  # one seed repeats the run
+
+
+def test_training_batches_train_a_model_on_this_backend():
+    x = np.random.default_rng(1).random((64, 28, 28, 1)).astype("float32")
+    y = np.arange(64) % 10
+    model = models.mnist_cnn()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(models.training_batches(x, y, models.augmentation(), batch_size=32),
+                        epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_training_batches_bad_input():
+    x, y = np.zeros((10, 28, 28, 1), "float32"), np.zeros(9)
+    with pytest.raises(ValueError, match="x has 10 samples but y has 9"):
+        models.training_batches(x, y)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        models.training_batches(x, np.zeros(10), batch_size=0)
