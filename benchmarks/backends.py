@@ -8,6 +8,11 @@ For every installed backend, a child process (Keras picks its backend once, at i
 - **time to 99.2%**: the training seconds the same CNN, freshly built, needs until its
   accuracy on the 10,000 held-out validation images (the last of the training set) reaches
   99.2%, evaluated after every epoch (evaluation not timed; the test set is not used);
+- **augmented CNN, first / next epoch**: notebook 06's expanded-data network on 10,000 training
+  images, for one epoch (tracing and compilation included) and then a second, with the
+  augmentation layers placed *in the model* (inside the compiled training step), and again,
+  freshly built, with them *in the input pipeline* (``course_lib.models.training_batches``:
+  ``tf.data``, on every backend);
 - **self-scaling epoch**: one ``SelfScalingNet.fit`` epoch (grow, train, prune) of
   notebook 10's network, four hidden layers of 400 SELU neurons, on 8,400 CIFAR-10 images,
   after one untimed epoch that compiles the step.
@@ -42,8 +47,8 @@ def measure(fast: bool, max_epochs: int) -> dict:
     import numpy as np
 
     import course_lib
+    from course_lib import models, timing
     from course_lib import selfscaling as ss
-    from course_lib import timing
     from course_lib.environment import backend_version
     from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
 
@@ -73,6 +78,28 @@ def measure(fast: bool, max_epochs: int) -> dict:
             reached = seconds
             break
 
+    n_aug = 512 if fast else 10_000
+
+    def augmented_epochs(in_model: bool) -> list[float]:
+        """Seconds of a first and a second epoch of the expanded-data network."""
+        keras.utils.set_random_seed(42)
+        model = mnist_cnn(models.CNN_AUGMENTED_FILTERS, augment=in_model,
+                          dense=models.CNN_AUGMENTED_DENSE, dropout=models.CNN_AUGMENTED_DROPOUT)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if in_model:
+            data = dict(x=x_train[:n_aug], y=y_train[:n_aug], batch_size=CNN_BATCH_SIZE)
+        else:
+            data = dict(x=models.training_batches(x_train[:n_aug], y_train[:n_aug],
+                                                  models.augmentation(), seed=42))
+        seconds = []
+        for _ in range(2):
+            start = time.perf_counter()
+            model.fit(**data, epochs=1, verbose=0)
+            seconds.append(time.perf_counter() - start)
+        return seconds
+
+    augmented = {"in_model": augmented_epochs(True), "in_pipeline": augmented_epochs(False)}
+
     n_ss = 1024 if fast else 8400
     (xc, yc), _ = course_lib.load_cifar10(n_train=n_ss + 1000, verbose=False)
     xc, yc = course_lib.flatten(xc), yc.reshape(-1).astype(np.int64)
@@ -89,7 +116,8 @@ def measure(fast: bool, max_epochs: int) -> dict:
         "backend": keras.backend.backend(), "version": backend_version(),
         "cnn_epoch_s": epoch.seconds, "cnn_images": epoch.samples,
         "to_target_s": reached, "epochs_run": len(accuracies),
-        "best_val_accuracy": max(accuracies), "selfscaling_epoch_s": ss_epoch.seconds,
+        "best_val_accuracy": max(accuracies), "augmented_epochs_s": augmented,
+        "augmented_images": n_aug, "selfscaling_epoch_s": ss_epoch.seconds,
         "selfscaling_images": n_ss,
     }
 
@@ -114,16 +142,22 @@ def table(rows: list[dict]) -> list[str]:
     def num(value, fmt):
         return "not reached" if value is None else format(value, fmt)
 
+    def first_next(seconds):
+        return " / ".join(f"{s:.1f}" for s in seconds)
+
     lines = ["| backend | version | CNN epoch s | images/s | s to 99.2% val (epochs) | best val acc "
-             "| self-scaling epoch s |", "|---|---|---:|---:|---:|---:|---:|"]
+             "| augmented CNN, first / next epoch s: augmentation in the model | in tf.data "
+             "| self-scaling epoch s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['backend']} | failed: {r['error']} | | | | | |")
+            lines.append(f"| {r['backend']} | failed: {r['error']} | | | | | | | |")
             continue
         lines.append(
             f"| {r['backend']} | {r['version']} | {r['cnn_epoch_s']:.1f} "
             f"| {r['cnn_images'] / r['cnn_epoch_s']:,.0f} "
             f"| {num(r['to_target_s'], '.1f')} ({r['epochs_run']}) | {r['best_val_accuracy']:.4f} "
+            f"| {first_next(r['augmented_epochs_s']['in_model'])} "
+            f"| {first_next(r['augmented_epochs_s']['in_pipeline'])} "
             f"| {r['selfscaling_epoch_s']:.1f} |")
     return lines
 
