@@ -90,7 +90,8 @@ def measure(fast: bool, max_epochs: int) -> dict:
             data = dict(x=x_train[:n_aug], y=y_train[:n_aug], batch_size=CNN_BATCH_SIZE)
         else:
             data = dict(x=models.training_batches(x_train[:n_aug], y_train[:n_aug],
-                                                  models.augmentation(), seed=42))
+                                                  models.augmentation(), seed=42),
+                        shuffle=False)  # the dataset shuffles itself
         seconds = []
         for _ in range(2):
             start = time.perf_counter()

@@ -162,8 +162,9 @@ def training_batches(x, y, augment: layers.Layer | None = None, *,
 
     Notebook 06 writes this input pipeline and says why it suits a CPU: the next batch is
     augmented while the network trains on the current one, outside the compiled step.
-    ``fit`` accepts the dataset on every backend. The map runs one batch at a time, so the
-    random draws come in order and ``keras.utils.set_random_seed`` repeats a run.
+    ``fit`` accepts the dataset on every backend (pass ``shuffle=False``: it shuffles itself).
+    The map runs one batch at a time, so the random draws come in order and
+    ``keras.utils.set_random_seed`` repeats a run.
 
     >>> import numpy as np
     >>> x, y = np.zeros((300, 28, 28, 1), "float32"), np.arange(300) % 10
