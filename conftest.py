@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 import warnings
 from collections import defaultdict
@@ -30,13 +31,36 @@ if _workers > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(openmp_threads(_workers)))
 # Results notebooks hand to each other (notebook 10 -> 11) go to a folder of this test run,
 # never into the user's own cache: tests write only into the repo, the temp folder and the venv.
-os.environ.setdefault("COURSE_CACHE_DIR", tempfile.mkdtemp(prefix="course_cache_"))
+# The folders this process made for the run are removed at its end (pytest_unconfigure);
+# pytest-xdist's workers inherit the controller's.
+_run_folders: list[str] = []
+
+
+def _run_folder(variable: str, prefix: str) -> None:
+    if variable not in os.environ:
+        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        _run_folders.append(os.environ[variable])
+
+
+_run_folder("COURSE_CACHE_DIR", "course_cache_")
+# On JAX every new model, and every new shape of an eager operation, is an XLA compile (up to
+# a second each on a laptop CPU); many tests and notebooks compile the same programs again in
+# their own processes. JAX's persistent compilation cache, keyed by the program, the JAX
+# version and the machine, lets them share one folder of this test run. Other backends
+# ignore these variables.
+_run_folder("JAX_COMPILATION_CACHE_DIR", "jax_compilation_cache_")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 # Test modules whose results cannot depend on the Keras backend (packaging, linting, the
-# slides and the website's build and browser checks): CI runs them once, on TensorFlow, and
-# the JAX and PyTorch runs deselect them with -m "not backend_independent".
-BACKEND_INDEPENDENT = {"test_browser.py", "test_lint.py", "test_notebook_hygiene.py",
-                       "test_packaging.py", "test_site.py", "test_slides.py"}
+# slides, the website's build and browser checks, and the batch-job scripts, which pass the
+# environment through to what they run and are tested on a fixture notebook without Keras):
+# CI runs them once, on TensorFlow, and the JAX and PyTorch runs deselect them with
+# -m "not backend_independent". (The self-scaling runs the seeds job starts are tested on every
+# backend in test_selfscaling.py and notebook 10.)
+BACKEND_INDEPENDENT = {"test_browser.py", "test_jobs.py", "test_lint.py",
+                       "test_notebook_hygiene.py", "test_packaging.py", "test_site.py",
+                       "test_slides.py"}
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
@@ -82,6 +106,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # nbval's RunningKernel starts every notebook's kernel through this module function.
         nbval.kernel.start_new_kernel = functools.partial(start_kernel_retrying,
                                                           nbval.kernel.start_new_kernel)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _run_folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
