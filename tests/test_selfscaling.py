@@ -89,6 +89,39 @@ def test_layer_penalty_equals_penalty_of_the_stacked_matrix(method):
     assert float(reg.on_layer(kernel, bias)) == pytest.approx(stacked, rel=1e-6)
 
 
+# -- initial weights, drawn with NumPy --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lecun_normal", "glorot_uniform", "he_normal", "lecun_uniform"])
+def test_numpy_draws_have_the_keras_initializers_spread(name):
+    from course_lib.selfscaling.initial import draw
+
+    shape = (300, 200)
+    ours = draw(name, shape, np.random.default_rng(0))
+    theirs = np.asarray(keras.initializers.get(name)(shape, dtype="float32"))
+    assert ours.dtype == np.float32 and ours.shape == shape
+    assert ours.std() == pytest.approx(theirs.std(), rel=0.03)
+    assert np.abs(ours).max() <= np.abs(theirs).max() * 1.05  # the same cut (or limit)
+
+
+def test_a_part_is_scaled_for_the_whole_kernel_and_one_seed_repeats_it():
+    from course_lib.selfscaling.initial import draw
+
+    part = draw("glorot_normal", (400, 10), np.random.default_rng(1), whole=(400, 400))
+    alone = draw("glorot_normal", (400, 10), np.random.default_rng(1))
+    assert part.std() == pytest.approx(np.sqrt(2 / 800), rel=0.05)  # fan_avg of the whole
+    assert alone.std() > 1.3 * part.std()
+    np.testing.assert_array_equal(part, draw("glorot_normal", (400, 10), np.random.default_rng(1),
+                                             whole=(400, 400)))
+    np.testing.assert_array_equal(
+        draw(keras.initializers.Constant(0.5), (2,), np.random.default_rng(0)), [0.5, 0.5])
+
+
+def test_unsupported_initializer_is_a_clear_error():
+    with pytest.raises(ValueError, match="'orthogonal' is not supported.*lecun_normal"):
+        SelfScalingNet([4, 3, 2], kernel_initializer="orthogonal")
+
+
 # -- grow and prune -----------------------------------------------------------
 
 

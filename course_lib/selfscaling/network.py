@@ -27,6 +27,7 @@ from keras import ops
 
 from course_lib.selfscaling.checks import check_method, check_non_negative, check_sizes
 from course_lib.selfscaling.engine import KerasEngine, is_placeholder, placeholder
+from course_lib.selfscaling.initial import draw
 from course_lib.selfscaling.penalties import neuron_magnitudes
 
 OPTIMIZER_STATES = ("carry", "reset")
@@ -61,6 +62,9 @@ class SelfScalingNet:
         penalized.
     penalty : the penalty strength (``>= 0``).
     threshold : pruning threshold; also the scale of newly grown weights.
+    kernel_initializer, bias_initializer : Keras initializers (variance-scaling or constant)
+        for the first and the grown weights, drawn with NumPy from ``seed``: the same
+        weights on every backend (:mod:`course_lib.selfscaling.initial`).
     optimizer_state : ``"carry"`` or ``"reset"``, see the module docstring.
     jit_compile : on TensorFlow (JAX always compiles with XLA, PyTorch runs eagerly),
         ``True`` compiles the training step with XLA, which fuses the penalty and
@@ -74,10 +78,10 @@ class SelfScalingNet:
     ``jit_compile`` and ``capacity_headroom`` configure the training engine, ``net.engine``
     (:class:`~course_lib.selfscaling.engine.KerasEngine`). The output layer gives logits; the loss is cross-entropy computed from logits.
 
-    >>> net = SelfScalingNet([4, 3, 2], seed=0)
+    >>> net = SelfScalingNet([64, 3, 2], seed=0)
     >>> net.grow(min_new_neurons=2)
     [5]
-    >>> net.prune(threshold=1e-3)   # the two new neurons start far below the threshold
+    >>> net.prune(threshold=1e-3)   # the two new neurons start below the threshold (x 0.3 at most)
     [3]
     """
 
@@ -115,7 +119,10 @@ class SelfScalingNet:
         self.engine = KerasEngine(jit_compile, capacity_headroom, seed=seed)
         self.regularize = True
         self.history: list[dict] = []
-        self._seed = keras.random.SeedGenerator(seed) if seed is not None else None
+        # Initial and grown weights come from NumPy (course_lib.selfscaling.initial), in a
+        # stream of their own: the engine shuffles with ``seed`` alone. Without a seed, from
+        # NumPy's global state, which keras.utils.set_random_seed seeds.
+        self.rng = np.random.default_rng([1, np.random.randint(2**31) if seed is None else seed])
         self.layers = [
             LayerState(self._init(kernel_initializer, (n_in, n_out)),
                         self._init(bias_initializer, (n_out,)))
@@ -134,11 +141,8 @@ class SelfScalingNet:
         self._version = 0
 
     # -- small accessors ------------------------------------------------------
-    def _init(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        init = keras.initializers.get(name)
-        if self._seed is not None and hasattr(init, "seed"):
-            init.seed = self._seed
-        return np.array(init(shape, dtype="float32"))  # a writable copy
+    def _init(self, name: str, shape: tuple[int, ...], whole: tuple[int, ...] | None = None):
+        return draw(name, shape, self.rng, whole=whole)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -239,13 +243,14 @@ class SelfScalingNet:
         self._remap(maps)
         for i, lay in enumerate(self.layers):
             n_in, n_out = new_sizes[i], new_sizes[i + 1]
+            # only the new part is drawn, scaled for the whole kernel's fans
             if i < len(adds) and adds[i]:  # new columns of this hidden layer
-                full = self._init(self.kernel_initializer, (n_in, n_out))
-                lay.kernel[:, -adds[i]:] = full[:, -adds[i]:] * scale
-                lay.bias[-adds[i]:] = self._init(self.bias_initializer, (n_out,))[-adds[i]:]
+                lay.kernel[:, -adds[i]:] = scale * self._init(
+                    self.kernel_initializer, (n_in, adds[i]), whole=(n_in, n_out))
+                lay.bias[-adds[i]:] = self._init(self.bias_initializer, (adds[i],), whole=(n_out,))
             if i > 0 and adds[i - 1]:  # new rows: outgoing weights of the previous layer's new neurons
-                full = self._init(self.kernel_initializer, (n_in, n_out))
-                lay.kernel[-adds[i - 1]:, :] = full[-adds[i - 1]:, :] * scale
+                lay.kernel[-adds[i - 1]:, :] = scale * self._init(
+                    self.kernel_initializer, (adds[i - 1], n_out), whole=(n_in, n_out))
         return self.hidden_sizes
 
     def prune(self, threshold: float | None = None) -> list[int]:
