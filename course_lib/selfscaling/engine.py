@@ -411,12 +411,13 @@ def static_model(
     activation: str = "selu",
     kernel_initializer: str = "lecun_normal",
     learning_rate: float = 2e-4,
-    jit_compile: bool | str = False,
+    jit_compile: bool | str = "auto",
 ) -> keras.Model:
     """A plain compiled Keras MLP with exactly these sizes (logits out, loss from logits).
 
-    ``jit_compile=False`` by default, which is also what Keras's own default (``"auto"``)
-    picks on a machine without a GPU; pass ``True`` for XLA.
+    ``jit_compile="auto"`` is Keras's own default: no XLA on TensorFlow without a GPU, eager
+    on PyTorch, compiled on JAX (where ``False`` runs every operation of every step one by
+    one: 55 s against 18 s for a static twin of notebook 11 in fast mode); ``True`` for XLA.
     """
     sizes = check_sizes(layer_sizes)
     model = keras.Sequential(
