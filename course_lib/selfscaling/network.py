@@ -81,7 +81,7 @@ class SelfScalingNet:
     >>> net = SelfScalingNet([64, 3, 2], seed=0)
     >>> net.grow(min_new_neurons=2)
     [5]
-    >>> net.prune(threshold=1e-3)   # the two new neurons start below the threshold (x 0.3 at most)
+    >>> net.prune(threshold=1e-3)   # new weights: at most 0.3 x the threshold from 64 inputs
     [3]
     """
 
@@ -141,7 +141,8 @@ class SelfScalingNet:
         self._version = 0
 
     # -- small accessors ------------------------------------------------------
-    def _init(self, name: str, shape: tuple[int, ...], whole: tuple[int, ...] | None = None):
+    def _init(self, name: str, shape: tuple[int, ...],
+              whole: tuple[int, ...] | None = None) -> np.ndarray:
         return draw(name, shape, self.rng, whole=whole)
 
     @property
