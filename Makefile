@@ -28,6 +28,12 @@ endif
 TORCH_VERSION := $(shell sed -n 's/.*"torch==\([0-9.]*\)".*/\1/p' pyproject.toml)
 TORCH_INDEX ?=
 BACKEND_INSTALLED := $(if $(filter jax torch,$(BACKEND)),$(VENV)/.$(BACKEND)-installed)
+# The installer: uv (https://docs.astral.sh/uv/) when it is on PATH or UV=path/to/uv is given,
+# pip otherwise (UV= forces pip). Both install the same hashed pins; uv is about ten times faster
+# (parallel, and it byte-compiles on first import instead of up front). uv does not read pip's
+# configuration, so a find-links folder given to pip in PIP_FIND_LINKS is passed on to it.
+UV ?= $(shell command -v uv 2>/dev/null)
+pip_install = $(if $(UV),$(UV) pip install --python $(1)/bin/python $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)),$(1)/bin/python -m pip install)
 
 .PHONY: lab test test-colab lint executed prefetch lock slides site attendee colab clean help
 
@@ -53,22 +59,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.lab-installed: requirements/lab.txt pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/lab.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements/lab.txt
+	$(call pip_install,$(VENV)) --quiet --no-deps -e .
 	$(BIN)/python tools/lab_settings.py --prefix $(VENV)
 	@touch $@
 
 $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.lab-installed
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
 
 # The other Keras backends, added to the same venv (Colab, too, has all three side by side).
 $(VENV)/.jax-installed: requirements/jax.txt $(VENV)/.lab-installed
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/jax.txt
+	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements/jax.txt
 	@touch $@
 
 $(VENV)/.torch-installed: pyproject.toml $(VENV)/.lab-installed
-	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "torch==$(TORCH_VERSION)"
+	$(call pip_install,$(VENV)) --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "torch==$(TORCH_VERSION)"
 	@touch $@
 
 lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
@@ -83,7 +89,7 @@ COLAB_PYTHON ?= $(PYTHON)
 $(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
 	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python tools/colab_stack.py constraints > $(COLAB_VENV)/colab-constraints.txt
-	$(COLAB_VENV)/bin/python -m pip install --quiet -c $(COLAB_VENV)/colab-constraints.txt -e '.[dev]'
+	$(call pip_install,$(COLAB_VENV)) --quiet -c $(COLAB_VENV)/colab-constraints.txt -e '.[dev]'
 	$(COLAB_VENV)/bin/python tools/colab_stack.py check
 	$(COLAB_VENV)/bin/python tools/lab_settings.py --prefix $(COLAB_VENV)
 	@touch $@
