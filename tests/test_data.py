@@ -203,6 +203,8 @@ def test_standin_used_in_fast_mode_offline_and_announced(isolated, offline, monk
     assert x_train.shape[1:] == (28, 28) and x_train.dtype == np.uint8
     assert y_train.dtype == np.uint8 and y_train.ndim == 1
     assert set(np.unique(y_test)) <= set(range(10))
+    # MNIST's sizes: the notebooks hold out 10,000 training images for validation.
+    assert (len(x_train), len(x_test)) == (60_000, 10_000)
 
 
 def test_standin_cifar_shapes_and_announcement(isolated, capsys):
@@ -211,6 +213,7 @@ def test_standin_cifar_shapes_and_announcement(isolated, capsys):
     assert x_train.shape[1:] == (32, 32, 3) and x_train.dtype == np.uint8
     assert y_train.shape == (len(x_train), 1) and y_test.shape == (len(x_test), 1)
     assert len(np.unique(y_train)) == 10
+    assert (len(x_train), len(x_test)) == (50_000, 10_000)  # CIFAR-10's sizes
 
 
 def test_standin_on_request_in_full_mode(isolated, monkeypatch, capsys):
