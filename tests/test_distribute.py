@@ -28,6 +28,9 @@ def load_weights(path: Path) -> list[np.ndarray]:
 
 
 @pytest.mark.slow
+# The job's workers run on TensorFlow whatever backend runs the tests (a Slurm job, not a
+# notebook), so CI runs this once, in the lock's TensorFlow stage.
+@pytest.mark.backend_independent
 def test_two_workers_on_localhost_end_with_identical_weights(tmp_path):
     out, verify = tmp_path / "out", tmp_path / "verify"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "PBS_"))}
