@@ -53,6 +53,10 @@ _run_folder("JAX_COMPILATION_CACHE_DIR", "jax_compilation_cache_")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+# The job scripts' fixture notebook is input to tests/test_jobs.py, which runs it through the
+# scripts; nbval running it on its own as well, in every stage, checked nothing more.
+collect_ignore_glob = ["tests/fixtures/*"]
+
 # Test modules whose results cannot depend on the Keras backend (packaging, linting, the
 # slides, the website's build and browser checks, and the batch-job scripts, which pass the
 # environment through to what they run and are tested on a fixture notebook without Keras):
