@@ -58,14 +58,19 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 collect_ignore_glob = ["tests/fixtures/*"]
 
 # Test modules whose results cannot depend on the Keras backend (packaging, linting, the
-# slides, the website's build and browser checks, and the batch-job scripts, which pass the
-# environment through to what they run and are tested on a fixture notebook without Keras):
+# slides, the website's build and browser checks, the attendee notebooks, whose instructor
+# versions nbval runs on every backend, and the batch-job scripts, which pass the environment
+# through to what they run and are tested on a fixture notebook without Keras):
 # CI runs them once, on TensorFlow, and the JAX and PyTorch runs deselect them with
 # -m "not backend_independent". (The self-scaling runs the seeds job starts are tested on every
 # backend in test_selfscaling.py and notebook 10.)
-BACKEND_INDEPENDENT = {"test_browser.py", "test_jobs.py", "test_lint.py",
+BACKEND_INDEPENDENT = {"test_browser.py", "test_exercises.py", "test_jobs.py", "test_lint.py",
                        "test_notebook_hygiene.py", "test_packaging.py", "test_site.py",
                        "test_slides.py"}
+# Test modules that never use Keras (dataset loading, the exercise checkers): the backend
+# cannot change their results, Python's and NumPy's versions can. CI runs them in the lock's and
+# the Colab stack's TensorFlow runs; the JAX and PyTorch runs deselect them with -m "not keras_free".
+KERAS_FREE = {"test_data.py", "test_exercise_checks.py"}
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
@@ -122,6 +127,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).name in BACKEND_INDEPENDENT:
             item.add_marker(pytest.mark.backend_independent)
+        if Path(str(item.fspath)).name in KERAS_FREE:
+            item.add_marker(pytest.mark.keras_free)
         if _notebook_of(item.nodeid):
             item.add_marker(pytest.mark.notebook)
 
