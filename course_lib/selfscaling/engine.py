@@ -383,7 +383,9 @@ class KerasEngine:
         for slot in (km, kvel):
             moved = ops.take(ops.take(slot.value, np.maximum(rows, 0), axis=0),
                              np.maximum(cols, 0), axis=1)
-            slot.assign(ops.pad(moved * keep, padding))
+            # ops.multiply, not `*`: on PyTorch, tensor * ndarray falls to NumPy, which converts
+            # the tensor and warns (thousands of warnings per test run)
+            slot.assign(ops.pad(ops.multiply(moved, keep), padding))
 
     def pull(self, net: SelfScalingNet) -> None:
         """Read the live part of the weights and Adam's moments back into ``net``."""

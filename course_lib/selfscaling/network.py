@@ -312,10 +312,12 @@ class SelfScalingNet:
         for start in range(0, len(x), batch_size):
             h = x[start:start + batch_size]
             for i, lay in enumerate(self.layers):
-                h = ops.matmul(h, lay.kernel) + lay.bias
+                # ops.add, not `+`: on PyTorch, tensor + ndarray falls to NumPy, which
+                # converts the tensor and warns
+                h = ops.add(ops.matmul(h, lay.kernel), lay.bias)
                 if i < len(self.layers) - 1:
                     h = act(h)
-            out.append(np.asarray(h))
+            out.append(ops.convert_to_numpy(h))
         return np.concatenate(out) if out else np.zeros((0, self.layer_sizes[-1]), np.float32)
 
     def evaluate(self, x, y) -> tuple[float, float]:
