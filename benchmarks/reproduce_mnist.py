@@ -238,8 +238,10 @@ WHY_MISSED = {
         "batch and epochs otherwise. Tried once: a fresh network with the same seed trained on "
         "all 60,000 images for the 11 epochs validation chose (the last step of the protocol in "
         "'Deep Learning with Python') reached 99.16% on seed 42, against 99.18% for that seed "
-        "here; one seed only (26 minutes on an AMD EPYC with 2 cores, 2026-12-01), so not a row. "
-        "Untested: more epochs."
+        "in the protocol's run of that day; one seed only (26 minutes on an AMD EPYC with 2 "
+        "cores, 2026-12-01), so not a row. The rerun of 2026-12-02 gave seed 42 99.22%: the "
+        "convolutional rows do not repeat to the last digit on TensorFlow's CPU kernels, even "
+        "with the same seed (the dense rows do). Untested: more epochs."
     ),
     "relu_dropout": (
         "dropout 0.25 after every hidden layer of this narrow network (its last hidden layer has "
