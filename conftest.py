@@ -11,11 +11,15 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import tempfile
+import time
 import warnings
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 
 import pytest
 
@@ -23,6 +27,9 @@ from tools.site_execute import CHAINED, KERNEL_START_ATTEMPTS, openmp_threads
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A process that crashes (a notebook's kernel, a training job a test starts) prints the Python
+# stack of every thread to its stderr first, which the reports below then show.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 # pytest-xdist workers (``make test`` runs two) share the cores, and so do the notebook kernels
 # they start: each gets its share of OpenMP threads (PyTorch slows down 25-fold otherwise; see
 # ``openmp_threads``). Set before anything imports PyTorch; the kernels inherit it.
@@ -82,13 +89,24 @@ _notebook_sources: dict[str, set[str]] = defaultdict(set)
 RUN_TOGETHER = CHAINED
 
 
+#: How often a cell's wait for its kernel checks that the kernel is still alive.
+KERNEL_CHECK_SECONDS = 5.0
+#: How much of a kernel's stderr a failure report shows (its end).
+KERNEL_STDERR_SHOWN = 3000
+# Every kernel's stderr, a temporary file kept open as long as its kernel manager lives.
+_kernel_stderr: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# The kernels whose stderr a failure report has shown.
+_stderr_reported: weakref.WeakSet = weakref.WeakSet()
+
+
 def start_kernel_retrying(start: Callable, attempts: int = KERNEL_START_ATTEMPTS, **kwargs):
     """Start a notebook's kernel with ``start`` (nbval's), again if it dies before running a cell.
 
     A kernel can die at start for reasons outside its notebook: jupyter_client picks free ports,
     and another process may take one before the kernel binds it (two test workers start
     kernels side by side). Nothing has run yet, so a new kernel loses nothing. nbval throws
-    the kernel's stderr away; here it is kept, and shown in the warning or the final error.
+    the kernel's stderr away; here it goes to a temporary file, shown in the warning or the
+    final error, and kept for the kernel's life (``kernel_stderr``).
 
     >>> start_kernel_retrying(lambda stderr, **kwargs: ("manager", "client"))
     ('manager', 'client')
@@ -96,17 +114,87 @@ def start_kernel_retrying(start: Callable, attempts: int = KERNEL_START_ATTEMPTS
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts!r}")
     for attempt in range(1, attempts + 1):
-        with tempfile.TemporaryFile() as stderr:  # the kernel keeps its own handle to it
+        stderr = tempfile.TemporaryFile()  # the kernel writes into it through its own handle
+        try:
+            manager, client = start(**{**kwargs, "stderr": stderr})
+        except RuntimeError as error:
+            why = f"{error}; the kernel printed: {_tail(stderr) or '(nothing)'}"
+            stderr.close()
+            if attempt == attempts:
+                raise RuntimeError(f"no kernel after {attempts} starts: {why}") from error
+            warnings.warn(f"a notebook kernel died at start (try {attempt} of {attempts}): {why}",
+                          stacklevel=2)
+        else:
             try:
-                return start(**{**kwargs, "stderr": stderr})
-            except RuntimeError as error:
-                stderr.seek(0)
-                printed = stderr.read()[-2000:].decode(errors="replace").strip()
-                why = f"{error}; the kernel printed: {printed or '(nothing)'}"
-                if attempt == attempts:
-                    raise RuntimeError(f"no kernel after {attempts} starts: {why}") from error
-                warnings.warn(f"a notebook kernel died at start (try {attempt} of {attempts}): {why}",
-                              stacklevel=2)
+                _kernel_stderr[manager] = stderr
+            except TypeError:  # a stand-in manager (a string in the tests) cannot be a weak key
+                stderr.close()
+            return manager, client
+
+
+def _tail(stderr, size: int = KERNEL_STDERR_SHOWN) -> str:
+    """The last ``size`` bytes of a file a child process writes to, read without moving its
+    offset (the child shares it: a seek here would make it overwrite what it wrote)."""
+    stderr.flush()  # what this process wrote itself (the tests' stand-ins)
+    length = os.fstat(stderr.fileno()).st_size
+    start = max(0, length - size)
+    return os.pread(stderr.fileno(), length - start, start).decode(errors="replace").strip()
+
+
+def kernel_stderr(manager) -> str:
+    """The end of what a kernel started by ``start_kernel_retrying`` wrote to its stderr.
+
+    After a crash, Python's fault handler (``PYTHONFAULTHANDLER``) prints every thread's stack;
+    the part kept is what came before it (a native library's last message) and the stack of
+    the thread that crashed.
+    """
+    stderr = _kernel_stderr.get(manager)
+    if stderr is None or stderr.closed:
+        return ""
+    text = _tail(stderr, 10 * KERNEL_STDERR_SHOWN)
+    fatal = text.find("Fatal Python error")
+    if fatal < 0:
+        return text[-KERNEL_STDERR_SHOWN:]
+    crashed = text.find("Current thread", fatal)
+    return "\n".join([text[:fatal][-KERNEL_STDERR_SHOWN:].strip(), text[fatal:].splitlines()[0],
+                      text[crashed:][:KERNEL_STDERR_SHOWN] if crashed >= 0 else ""]).strip()
+
+
+def how_it_ended(manager) -> str:
+    """'killed by SIGABRT', 'exited with code 1', or 'ended' when the exit status is unknown."""
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    code = getattr(process, "returncode", None)
+    if code is None:
+        return "ended"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def await_reply_watching(await_reply: Callable, kernel, msg_id: str, timeout: float | None = None,
+                         check_every: float = KERNEL_CHECK_SECONDS):
+    """nbval's wait for a cell's reply, which also fails within ``check_every`` seconds when the
+    kernel dies, saying how it ended and what it printed last.
+
+    nbval checks that the kernel is alive only before each cell: a kernel that dies while a
+    cell runs (a native library aborting, the memory killer) left the test waiting out the whole
+    cell timeout (900 s) and then failing with no reason given.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = check_every if deadline is None else min(check_every, deadline - time.monotonic())
+        try:
+            return await_reply(kernel, msg_id, timeout=max(wait, 0.0))
+        except Empty:
+            if not kernel.is_alive():
+                raise RuntimeError(
+                    f"the notebook's kernel {how_it_ended(kernel.km)} while this cell ran; "
+                    f"its stderr ends with:\n{kernel_stderr(kernel.km) or '(nothing)'}") from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,6 +204,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # nbval's RunningKernel starts every notebook's kernel through this module function.
         nbval.kernel.start_new_kernel = functools.partial(start_kernel_retrying,
                                                           nbval.kernel.start_new_kernel)
+        # ...and every cell waits for its kernel's reply through this method.
+        nbval_await_reply = nbval.kernel.RunningKernel.await_reply
+
+        def await_reply(kernel, msg_id: str, timeout: float | None = None):
+            return await_reply_watching(nbval_await_reply, kernel, msg_id, timeout)
+
+        nbval.kernel.RunningKernel.await_reply = await_reply
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -174,7 +269,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
         printed = printed_text(getattr(item, "test_outputs", None) or [])
         item.user_properties.append(("data_sources", sorted(announced_sources(printed))))
-    return (yield)
+    report = yield
+    kernel = getattr(item.parent, "kernel", None)  # nbval's, for a notebook's cell
+    if report.failed and kernel is not None and kernel.km not in _stderr_reported:
+        # What the kernel printed outside the notebook (native libraries' messages, such as
+        # XLA's about a stuck collective), once per kernel: its later cells fail after it.
+        _stderr_reported.add(kernel.km)
+        if "its stderr ends with" not in str(report.longrepr):
+            report.sections.append(("kernel stderr", kernel_stderr(kernel.km) or "(nothing)"))
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

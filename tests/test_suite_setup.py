@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from pathlib import Path
+from queue import Empty
 
 import pytest
 
@@ -77,3 +79,40 @@ def test_notebooks_kernels_start_through_the_retry():
     import nbval.kernel
 
     assert nbval.kernel.start_new_kernel.func.__name__ == "start_kernel_retrying"
+
+
+def test_a_kernel_that_dies_while_a_cell_runs_fails_the_cell_at_once_saying_how():
+    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
+
+    kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME)  # as nbval starts a notebook's kernel
+    try:
+        msg_id = kernel.execute_cell_input(
+            "import os, signal\n"  # a native library writes to the process's stderr, then aborts
+            "os.write(2, b'last words before the abort')\n"
+            "os.kill(os.getpid(), signal.SIGABRT)\n")
+        started = time.monotonic()
+        # nbval's own wait would sit out the whole timeout: the reply never comes.
+        with pytest.raises(RuntimeError, match="(?s)killed by SIGABRT.*last words before the abort"):
+            kernel.await_reply(msg_id, timeout=600)
+        assert time.monotonic() - started < 60
+    finally:
+        kernel.stop()
+
+
+def test_a_living_kernel_that_does_not_reply_in_time_times_out_as_before():
+    class SilentKernel:
+        km = None
+
+        def is_alive(self):
+            return True
+
+    waits = []
+
+    def no_reply(kernel, msg_id, timeout):
+        waits.append(timeout)
+        time.sleep(timeout)
+        raise Empty
+
+    with pytest.raises(Empty):
+        root_conftest().await_reply_watching(no_reply, SilentKernel(), "id", timeout=0.3, check_every=0.1)
+    assert 2 <= len(waits) <= 5 and max(waits) <= 0.1
