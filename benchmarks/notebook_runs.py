@@ -42,7 +42,7 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_lib.environment import cpu_model
+from course_lib.environment import BACKEND_PACKAGES, cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -138,12 +138,16 @@ def version(package: str) -> str:
 
 def machine_description() -> list[str]:
     vm = psutil.virtual_memory()
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     return [
         f"- CPU: {cpu_model()}; {psutil.cpu_count(logical=True)} logical cores "
         f"({psutil.cpu_count(logical=False)} physical)",
         f"- RAM: {vm.total / GIB:.1f} GiB total, {vm.available / GIB:.1f} GiB available at start",
         f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, "
         f"TensorFlow {version('tensorflow')}, Keras {version('keras')}",
+        # The kernels inherit KERAS_BACKEND, which chooses the backend their Keras runs on.
+        f"- Keras backend: {backend} {version(BACKEND_PACKAGES.get(backend, backend))} "
+        f"(KERAS_BACKEND)",
     ]
 
 
