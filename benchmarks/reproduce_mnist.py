@@ -253,8 +253,8 @@ WHY_MISSED = {
     ),
     "cnn_augmented": (
         "25 epochs of notebook 06's expanded-data network (24-48-96 filters, a dense layer of 128 "
-        "with dropout 0.5; about 14 minutes a seed on 2 cores) gain about 0.1 point over the "
-        "plain CNN, and all three seeds chose their 23rd epoch on validation. The lecture's "
+        "with dropout 0.5; 12 to 14 minutes a seed on 2 cores) gain about 0.1 point over the "
+        "plain CNN, and validation chose one of the last five epochs for every seed. The lecture's "
         "figure most likely needs a larger network (two convolutions per block) and 40 or more "
         "epochs: by the epoch times here, an hour or more per seed on 2 cores (an estimate, not "
         "run), a job for jobs/slurm/mnist_results.sh on a GPU node. Untested: milder "
