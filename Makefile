@@ -60,8 +60,8 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; assert (3, 11) <= v <= (3, 13), "the course supports Python 3.11 to 3.13, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.lab-installed: requirements/lab.txt pyproject.toml | $(BIN)/python
-	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements/lab.txt
+$(VENV)/.lab-installed: requirements.txt pyproject.toml | $(BIN)/python
+	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements.txt
 	$(call pip_install,$(VENV)) --quiet --no-deps -e .
 	$(BIN)/python tools/lab_settings.py --prefix $(VENV)
 	@touch $@

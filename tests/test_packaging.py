@@ -1,7 +1,8 @@
 """Packaging: one source of dependencies, a lock that matches it, and a course that runs from a wheel.
 
 - ``pyproject.toml`` is the only place dependencies are declared; ``uv.lock`` resolves them for
-  Python 3.11-3.13 and ``requirements/*.txt`` are exported from it (both checked for drift).
+  Python 3.11-3.13, and ``requirements.txt`` (the learner's install) and ``requirements/*.txt``
+  are exported from it (both checked for drift).
 - ``course_lib`` built as a wheel and installed, non-editable, into a fresh environment runs
   notebooks 07 and 08 from a folder outside the repository.
 - The Colab setup cell's ``%pip`` command installs a local wheel of ``course_lib`` into an
@@ -61,6 +62,16 @@ def test_requirement_files_are_exported_from_the_lock():
     assert stale == [], f"{stale} drifted from uv.lock; run `python tools/export_requirements.py`"
 
 
+def test_learner_requirements_are_the_lab_export_of_the_lock():
+    """``requirements.txt`` at the root is exactly what the export makes of ``uv.lock`` now."""
+    _uv()
+    assert export_requirements.EXPORTS["requirements.txt"] == ["--extra", "lab"]
+    now = export_requirements.exported("requirements.txt", ["--extra", "lab"])
+    assert (ROOT / "requirements.txt").read_text(encoding="utf-8") == now, (
+        "requirements.txt is stale; run `python tools/export_requirements.py` (or `make lock`)")
+    assert not (ROOT / "requirements" / "lab.txt").exists(), "requirements.txt replaces it"
+
+
 def test_requirement_files_pin_every_package_with_hashes():
     for name in export_requirements.EXPORTS:
         text = (ROOT / name).read_text(encoding="utf-8")
@@ -69,7 +80,7 @@ def test_requirement_files_pin_every_package_with_hashes():
         blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text.split("\n", 2)[2])
         unhashed = [b.split()[0] for b in blocks if b.strip() and "--hash=sha256:" not in b]
         assert unhashed == [], f"{name}: no hash for {unhashed}"
-    lab = (ROOT / "requirements/lab.txt").read_text(encoding="utf-8")
+    lab = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     for tool in ("pytest", "ruff", "nbqa", "playwright", "nbval"):
         assert not re.search(rf"^{tool}==", lab, re.MULTILINE), f"learners would install {tool}"
 
@@ -115,10 +126,14 @@ def test_packaged_course_files_match_their_originals():
         course_files.read_text("x.md")
 
 
-def test_binder_installs_the_lab_export():
+def test_binder_installs_the_learner_requirements():
+    """repo2docker reads ``binder/`` and ignores the root's files: ``binder/requirements.txt``
+    must point at the root ``requirements.txt`` (a ``-r`` line, which also makes repo2docker
+    copy the repository before installing, so the relative path resolves)."""
     lines = [line for line in (ROOT / "binder/requirements.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
-    assert lines == ["-r ../requirements/lab.txt"]
+    assert lines == ["-r ../requirements.txt"]
+    assert (ROOT / "binder" / lines[0].split()[1]).resolve() == ROOT / "requirements.txt"
 
 
 # --- the course from a wheel, outside the repository --------------------------------------

@@ -1,13 +1,14 @@
 """Export the pip-installable requirement files from the one lock, ``uv.lock``.
 
-    python tools/export_requirements.py            # write requirements/*.txt
+    python tools/export_requirements.py            # write requirements.txt and requirements/*.txt
     python tools/export_requirements.py --check    # change nothing; exit 1 if any file drifted
 
 ``pyproject.toml`` declares the dependencies, split by who needs them; ``uv lock`` resolves
 them once for every supported Python (3.11-3.13) and platform. This script turns the lock into
 the files plain ``pip`` installs with hashes:
 
-- ``requirements/lab.txt``: runtime + JupyterLab (``make lab``, Binder);
+- ``requirements.txt`` (at the root): runtime + JupyterLab, the learner's install
+  (``pip install -r requirements.txt``, ``make lab``, Binder through ``binder/requirements.txt``);
 - ``requirements/jobs.txt``: that + papermill, for batch jobs on a cluster (``jobs/README.md``);
 - ``requirements/dev.txt``: everything, tests and linters included (``make test``), but
   not the other Keras backends:
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from tools import generated  # noqa: E402
 
 EXPORTS = {
-    "requirements/lab.txt": ["--extra", "lab"],
+    "requirements.txt": ["--extra", "lab"],
     "requirements/jobs.txt": ["--extra", "lab", "--extra", "jobs"],
     "requirements/dev.txt": ["--extra", "dev"],
     "requirements/jax.txt": ["--extra", "jax"],
@@ -48,7 +49,11 @@ def uv_executable() -> str:
 
 
 def exported(target: str, flags: list[str]) -> str:
-    """The text ``uv export`` writes for ``target``, with the command in its header."""
+    """The text ``uv export`` writes for ``target``, with the command in its header.
+
+    >>> exported("requirements.txt", ["--extra", "lab"]).splitlines()[1]  # doctest: +SKIP
+    '# Refresh with `make lock`. Install with: pip install --require-hashes -r requirements.txt'
+    """
     command = [uv_executable(), "export", "--frozen", "--no-emit-project", "--no-header", *flags]
     body = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=UV_TIMEOUT_S, check=True
@@ -71,7 +76,7 @@ def run(check: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return generated.command_line(run, __doc__.splitlines()[0], "requirements/ matches uv.lock",
+    return generated.command_line(run, __doc__.splitlines()[0], "requirements files match uv.lock",
                                   argv)
 
 
