@@ -37,7 +37,7 @@ BACKEND_INSTALLED := $(if $(filter jax torch,$(BACKEND)),$(VENV)/.$(BACKEND)-ins
 UV ?= $(shell command -v uv 2>/dev/null)
 pip_install = $(if $(UV),$(UV) pip install --compile-bytecode --python $(1)/bin/python $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)),$(1)/bin/python -m pip install)
 
-.PHONY: lab test test-colab lint executed prefetch lock slides site attendee colab clean help
+.PHONY: lab test test-colab lint executed prefetch lock slides site results-status results attendee colab clean help
 
 help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
@@ -51,6 +51,8 @@ help:
 	@echo "make slides    build the instructor decks (offline reveal.js) into build/slides/"
 	@echo "make site      the course website (notebooks with outputs, slides, guides, results) into build/site/"
 	@echo "               fast mode by default; make site COURSE_FAST=0 for the full-mode outputs"
+	@echo "make results-status  each table in results/: current, or stale against today's code"
+	@echo "make results   measure every table in results/ again (hours; see results/README.md)"
 	@echo "make attendee  notebooks without solutions into build/attendee/"
 	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, packaged files"
 
@@ -125,6 +127,25 @@ slides: $(VENV)/.dev-installed
 # notebooks run again. Full mode: make site COURSE_FAST=0 (about two hours on 2 CPU cores).
 site: $(VENV)/.dev-installed
 	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python tools/build_site.py
+
+# The measured tables in results/ (results/README.md lists them). results-status needs only
+# Python; results runs every benchmark in full mode, one after the other (hours on 2 CPU
+# cores). reproduce_mnist.py and cnn_speed.py exit 1 when a target is missed: `-` goes on.
+MNIST_OTHER_BACKENDS := --only sigmoid --only tanh --only relu --only cnn
+results-status:
+	$(PYTHON) benchmarks/provenance.py status
+
+results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
+	-COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/reproduce_mnist.py
+	-COURSE_FAST=0 KERAS_BACKEND=jax $(BIN)/python benchmarks/reproduce_mnist.py $(MNIST_OTHER_BACKENDS)
+	-COURSE_FAST=0 KERAS_BACKEND=torch $(BIN)/python benchmarks/reproduce_mnist.py $(MNIST_OTHER_BACKENDS)
+	-COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/cnn_speed.py
+	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/gpu_vs_cpu.py
+	COURSE_FAST=0 $(BIN)/python benchmarks/backends.py
+	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_reproduce.py --seeds 42 43 44
+	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_speed.py
+	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode full
+	$(BIN)/python benchmarks/provenance.py status
 
 attendee: $(VENV)/.dev-installed
 	$(BIN)/python tools/make_attendee.py
