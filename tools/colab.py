@@ -12,7 +12,9 @@ For each notebook it
   anything loads TensorFlow (``course_lib.quiet``);
 
 and it rewrites the README's notebook table between ``<!-- notebooks:start -->`` and
-``<!-- notebooks:end -->`` with Colab and Binder badges. Running it twice changes nothing.
+``<!-- notebooks:end -->`` with Colab and Binder badges. Each row's "what you learn" is the
+notebook's first *What you will learn* bullet (:func:`learn_summary`), the same text the
+website's table shows. Running it twice changes nothing.
 The address lives in ``tools/course.toml``.
 """
 
@@ -36,6 +38,7 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*\n(?:[ \t]*\n)?", re.MULTILINE)
 TITLE = re.compile(r"^#\s+(\d+)\s*[·:.-]\s*(.+?)\s*$")
+BULLET = re.compile(r"^\s*[-*]\s+")  # a markdown list item's marker
 
 
 def course_version() -> str:
@@ -134,24 +137,36 @@ def update_notebook(nb, repo: Repo, name: str):
 
 
 def learn_summary(nb) -> str:
-    """The first 'What you will learn' bullet, as a short table entry."""
+    r"""The first 'What you will learn' bullet, whole (continuation lines joined), as a table cell.
+
+    The one source of the course table's "what you learn" column, in the README
+    (:func:`readme_table`) and on the website (``tools/course_site.py``).
+
+    >>> from nbformat.v4 import new_markdown_cell, new_notebook
+    >>> nb = new_notebook(cells=[new_markdown_cell(
+    ...     "# 07 · GPU\n\n**What you will learn**\n- how to pin work with `keras.device` (and\n"
+    ...     "  `tf.device`);\n- more.")])
+    >>> learn_summary(nb)
+    'how to pin work with `keras.device` (and `tf.device`)'
+    """
     lines = nb.cells[0].source.splitlines()
     for i, line in enumerate(lines):
         if "what you will learn" in line.lower():
+            parts: list[str] = []
             for item in lines[i + 1 :]:
-                if item.lstrip().startswith(("-", "*")):
-                    return item.lstrip("-* ").rstrip(";.,").replace("|", "\\|")
+                bullet = BULLET.match(item)
+                if parts and (bullet or not item.strip()):
+                    break  # the next bullet, or the end of the list
+                if bullet:
+                    parts.append(item[bullet.end() :].strip())
+                elif parts:
+                    parts.append(item.strip())  # a continuation line of the first bullet
+            return " ".join(parts).rstrip(";.,").replace("|", "\\|")
     return ""
 
 
-def readme_table(repo: Repo, notebooks: list[Path], old_block: str) -> str:
-    """The README's notebook table; keeps a hand-written 'what you learn' cell when there is one."""
-    kept = {}
-    for row in old_block.splitlines():
-        cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        link = re.search(r"\]\(([^)]+\.ipynb)\)", row)
-        if link and len(cells) >= 3:
-            kept[Path(link.group(1)).name] = cells[2]
+def readme_table(repo: Repo, notebooks: list[Path]) -> str:
+    """The README's notebook table, with Colab and Binder badges; every row from the notebook."""
     rows = [
         "| # | notebook | what you learn | launch |",
         "|---|---|---|---|",
@@ -159,12 +174,13 @@ def readme_table(repo: Repo, notebooks: list[Path], old_block: str) -> str:
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         number, title = title_of(nb)
-        summary = kept.get(path.name) or learn_summary(nb)
         launch = (
             f"{colab_badge(repo, path.name)} "
             f"[![Binder]({BINDER_BADGE})]({repo.binder(path.name)})"
         )
-        rows.append(f"| {number} | [{title}]({repo.notebooks}/{path.name}) | {summary} | {launch} |")
+        rows.append(
+            f"| {number} | [{title}]({repo.notebooks}/{path.name}) | {learn_summary(nb)} | {launch} |"
+        )
     return "\n".join(rows)
 
 
@@ -172,8 +188,8 @@ def update_readme(text: str, repo: Repo, notebooks: list[Path]) -> str:
     if START not in text or END not in text:
         raise ValueError(f"README.md needs the markers {START} and {END} around the notebook table")
     head, _, tail = text.partition(START)
-    old, _, tail = tail.partition(END)
-    return f"{head}{START}\n{readme_table(repo, notebooks, old)}\n{END}{tail}"
+    tail = tail.partition(END)[2]
+    return f"{head}{START}\n{readme_table(repo, notebooks)}\n{END}{tail}"
 
 
 def run(root: Path = ROOT, check: bool = False, repo: Repo | None = None) -> list[str]:
