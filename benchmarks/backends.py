@@ -31,11 +31,16 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import provenance  # noqa: E402
+
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+CODE_PATHS = ["benchmarks/backends.py", "course_lib/models.py", "course_lib/timing.py",
+              "course_lib/arrays.py", "course_lib/selfscaling"]
 BACKENDS = ("tensorflow", "jax", "torch")
 TARGET = 0.992
 CHILD_TIMEOUT_S = 3600
@@ -177,31 +182,27 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.fast, args.max_epochs)), flush=True)
         return 0
 
-    from course_lib.environment import cpu_description, installed_backends, versions
+    from course_lib.environment import installed_backends
 
     installed = installed_backends()
     backends = args.backends or [b for b in BACKENDS if installed[b]]
     missing = [b for b in backends if not installed[b]]
     if missing:
         parser.error(f"not installed: {', '.join(missing)}; see README, 'Choosing the Keras backend'.")
-    load_before, started = os.getloadavg()[0], time.perf_counter()
+    started_run, started = provenance.start(CODE_PATHS), time.perf_counter()
     rows = []
     for backend in backends:
         print(f"{backend} ...", flush=True)
         rows.append(run_child(backend, args.fast, args.max_epochs))
         print("  ", rows[-1], flush=True)
-    load_after = os.getloadavg()[0]
     command = "python benchmarks/backends.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    method = (f"{'FAST MODE: small data, not results. ' if args.fast else 'Full data. '}"
+              "What each column measures is in the docstring of `benchmarks/backends.py`; every "
+              "backend runs in its own process, one after the other "
+              f"({time.perf_counter() - started:.0f} s in all).")
     text = [
         "# The same work on each Keras backend", "",
-        f"Written by `benchmarks/backends.py` ({'FAST MODE: small data, not results' if args.fast else 'full data'}). "
-        "What each column measures is in the script's docstring; every backend ran in its own "
-        "process, one after the other.", "",
-        f"- measured: {datetime.now().isoformat(timespec='minutes')}, "
-        f"{time.perf_counter() - started:.0f} s in all; command: `{command.strip()}`",
-        f"- machine: {cpu_description()}; load average (1 min) {load_before:.2f} before, "
-        f"{load_after:.2f} after",
-        f"- Keras {versions()['Keras']}, Python {versions()['Python']}", "",
+        provenance.markdown_header(command.strip(), CODE_PATHS, method, started=started_run), "",
         *table(rows), "",
     ]
     if args.out == "-":

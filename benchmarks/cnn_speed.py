@@ -24,10 +24,14 @@ import keras
 from keras import layers
 
 import course_lib
-from course_lib.environment import cpu_description, versions
 from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import provenance  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+CODE_PATHS = ["benchmarks/cnn_speed.py", "course_lib/models.py", "course_lib/arrays.py"]
 
 
 def reference_convnet() -> keras.Model:
@@ -77,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results" / "cnn_speed.md"),
                         help="markdown file to write, or - for none")
     args = parser.parse_args(argv)
+    started = provenance.start(CODE_PATHS)
 
     (x, y), (x_test, y_test) = course_lib.load_mnist()
     x, x_test = course_lib.scale(x)[..., None], course_lib.scale(x_test)[..., None]
     data = course_lib.hold_out(x, y, 10_000)  # (train, validation); the test set waits
     x_train = data[0][0]
-    load_before = os.getloadavg()
 
     course_lib.set_seed(args.seed)
     ours = mnist_cnn()
@@ -100,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Keras mnist_convnet ({ref.count_params():,} parameters), Adam, batch 128")
     ref_t, ref_total, ref_acc = time_to_target(ref, data, batch_size=128, max_epochs=args.max_epochs,
                                            target=args.target, label="mnist_convnet")
-    load_after = os.getloadavg()
     # The test set, once per network, after its clock stopped: the accuracy it reached.
     ours_test, ref_test = (m.evaluate(x_test, y_test, batch_size=1000, verbose=0)[1] for m in (ours, ref))
 
@@ -113,14 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"more than {ref_total / ours_t:.2f}x (the reference did not reach the target in {len(ref_acc)} epochs)"
     else:
         ratio = "n/a (the course CNN did not reach the target)"
+    command = f"python benchmarks/cnn_speed.py{''.join(' ' + a for a in (argv or sys.argv[1:]))}"
+    method = (f"Both models train on 50,000 training images and are evaluated after every epoch "
+              "on the other 10,000 (validation); the clock counts training only, not the "
+              "evaluation. The test set is used once per model, at the end. Both models train in "
+              f"one process, one after the other, with seed {args.seed}.")
     lines = [
         f"# CNN speed: time to reach {args.target:.1%} MNIST validation accuracy",
         "",
-        f"Produced by `python benchmarks/cnn_speed.py{''.join(' ' + a for a in (argv or sys.argv[1:]))}`. "
-        "Both models train on 50,000 training images",
-        "and are evaluated after every epoch on the other 10,000 (validation); the clock counts",
-        "training only, not the evaluation. The test set is used once per model, at the end.",
-        "Both models trained in one process, one after the other.",
+        provenance.markdown_header(command, CODE_PATHS, method, started=started),
         "",
         "| model | parameters | epochs to target | training time to target | best validation acc | "
         "test acc (once, at the end) |",
@@ -141,14 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- course CNN: {', '.join(f'{a:.4f}' for a in ours_acc)}",
         f"- mnist_convnet: {', '.join(f'{a:.4f}' for a in ref_acc)}",
-        "",
-        "Machine:",
-        "",
-        f"- CPU: {cpu_description()}",
-        f"- load average (1/5/15 min) before: {load_before[0]:.2f} / {load_before[1]:.2f} / "
-        f"{load_before[2]:.2f}; after: {load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}",
-        f"- Keras backend {keras.backend.backend()}; "
-        f"{', '.join(f'{k} {v}' for k, v in versions().items())}, seed {args.seed}",
         "",
     ]
     text = "\n".join(lines)

@@ -20,11 +20,16 @@ import argparse
 import os
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import provenance  # noqa: E402
+
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+CODE_PATHS = ["benchmarks/gpu_vs_cpu.py", "course_lib/models.py", "course_lib/timing.py",
+              "course_lib/devices.py", "course_lib/arrays.py"]
 
 NO_GPU_STATEMENT = (
     "**No GPU measurement exists yet on this project.** The rows below were measured on a "
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from course_lib import devices, environment, models, timing
 
     names = args.devices or [d.name for d in devices.list_devices()]
-    load_before = os.getloadavg()
+    started_run = provenance.start(CODE_PATHS)
     builders = {"mlp": models.mnist_mlp, "cnn": models.cifar10_cnn}
     rows = []
     started = time.perf_counter()
@@ -86,17 +91,20 @@ def main(argv: list[str] | None = None) -> int:
                              "load_1min": round(os.getloadavg()[0], 1)})
                 print(f"{rows[-1]['model']:<13} {device:<7} batch {batch:>5}: {t.seconds:8.2f} s/epoch "
                       f"({t.samples_per_second:,.0f} images/s)", flush=True)
-    load_after = os.getloadavg()
     has_gpu = any(r["device"] == "GPU" for r in rows)
     table = timing.comparison_table(rows, baseline={"device": "CPU"}, time_col="epoch_s",
                                     group=["model", "batch"]).rename(columns={"speedup": "speedup_vs_cpu"})
 
     command = "python benchmarks/gpu_vs_cpu.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    method = ("Notebook 07 shows this file. One epoch = one pass over the training images; warm-up "
+              "(tracing, compilation) excluded; Adam, no validation; the median of "
+              f"{args.epochs} timed epoch(s) per row, {time.perf_counter() - started:.0f} s in all. "
+              f"`load_1min` is the load right after each row: above the {environment.cpu_cores()} "
+              "cores, other work shared the CPU and slowed the row.")
     text = [
         "# GPU vs CPU: one training epoch",
         "",
-        "Written by `benchmarks/gpu_vs_cpu.py`; notebook 07 shows this file. One epoch = one pass "
-        "over the training images; warm-up (tracing, compilation) excluded; Adam, no validation.",
+        provenance.markdown_header(command.strip(), CODE_PATHS, method, started=started_run),
         "",
         NO_GPU_STATEMENT if not has_gpu else "GPU rows measured on the hardware named below.",
         "",
@@ -105,12 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         "```",
         devices.hardware_summary(),
         "```",
-        "",
-        f"- measured: {datetime.now().isoformat(timespec='minutes')}, {time.perf_counter() - started:.0f} s in all",
-        f"- command: `{command.strip()}`",
-        "- load average (1 min) before / after: "
-        f"{load_before[0]:.2f} / {load_after[0]:.2f} on {environment.cpu_cores()} cores; `load_1min` is "
-        "the load right after each row (above the core count, other work shared the CPU and slowed the row)",
         "",
         "## Results",
         "",

@@ -189,7 +189,8 @@ def commit_label(paths: Iterable[str | os.PathLike], *, root: Path = ROOT) -> st
 def machine_info() -> dict:
     """CPU model, usable cores, RAM, OS, Python and key package versions of this machine.
 
-    Package versions come from their metadata; nothing is imported.
+    Package versions come from their metadata; nothing is imported. ``keras_backend`` is the
+    backend of the Keras loaded in this process, else ``KERAS_BACKEND``, else None.
 
     >>> sorted(machine_info())
     ['cores', 'cpu', 'keras_backend', 'memory_gib', 'os', 'packages', 'python']
@@ -218,7 +219,7 @@ def machine_info() -> dict:
             pass
     keras = sys.modules.get("keras")  # the backend in use, when Keras is loaded already
     backend = (keras.backend.backend() if keras is not None and hasattr(keras, "backend")
-               else os.environ.get("KERAS_BACKEND", "tensorflow"))
+               else os.environ.get("KERAS_BACKEND"))  # None: no Keras in this process
     return {"cpu": cpu or platform.processor() or platform.machine() or "unknown CPU",
             "cores": cores, "memory_gib": memory,
             "os": f"{platform.system()} {platform.release()}".strip(),

@@ -51,7 +51,13 @@ from course_lib.models import (
     warmup_cosine,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import provenance  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+CODE_PATHS = ["benchmarks/reproduce_mnist.py", "course_lib/models.py", "course_lib/arrays.py"]
+PROVENANCE = "provenance"  # the records file's key for the provenance block, beside the models
 N_TRAIN = 60_000
 N_VAL = 10_000  # the last training images, held out for validation
 
@@ -204,6 +210,8 @@ def save(path: Path, new: dict) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     records.update(new)
+    if records.get(PROVENANCE):  # first in the file, where a reader looks
+        records = {PROVENANCE: records[PROVENANCE], **records}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(records, indent=1), encoding="utf-8")
     tmp.replace(path)
@@ -235,13 +243,12 @@ WHY_MISSED = {
         "the lecture's 99.23% came from training on all 60,000 training images and reading the "
         "test accuracy after the last epoch; this protocol trains on 50,000 (10,000 are held out "
         "to choose the epoch) and touches the test set once. Same network, optimizer, rate, "
-        "batch and epochs otherwise. Tried once: a fresh network with the same seed trained on "
-        "all 60,000 images for the 11 epochs validation chose (the last step of the protocol in "
-        "'Deep Learning with Python') reached 99.16% on seed 42, against 99.18% for that seed "
-        "in the protocol's run of that day; one seed only (26 minutes on an AMD EPYC with 2 "
-        "cores, 2026-12-01), so not a row. The rerun of 2026-12-02 gave seed 42 99.22%: the "
-        "convolutional rows do not repeat to the last digit on TensorFlow's CPU kernels, even "
-        "with the same seed (the dense rows do). Untested: more epochs."
+        "batch and epochs otherwise. A fresh network with seed 42 trained on all 60,000 images "
+        "for the 11 epochs validation chose (the last step of the protocol in 'Deep Learning "
+        "with Python') reached 99.16%, no better than the protocol's runs (one seed, 26 minutes "
+        "on 2 cores, so not a row). The convolutional rows do not repeat to the last digit on "
+        "TensorFlow's CPU kernels, even with the same seed (the dense rows do). Untested: more "
+        "epochs."
     ),
     "relu_dropout": (
         "dropout 0.25 after every hidden layer of this narrow network (its last hidden layer has "
@@ -319,8 +326,41 @@ def machines_of(rows: list[tuple[str, str]]) -> list[str]:
     return [f"- {where}: {'; '.join(labels)}" for where, labels in by_machine.items()]
 
 
+METHOD = (
+    "Full mode, real MNIST. Protocol: the last 10,000 training images are held out for "
+    "validation; each model trains on the other 50,000, keeps the weights of its best validation "
+    "epoch, and is tested once on the official 10,000 test images. Test accuracy is the mean ± "
+    "standard deviation over seeds (and the minimum); a target counts as met when the mean "
+    "reaches it. Training time is the wall time of `fit` (validation included), per seed, "
+    "averaged; peak memory is the largest resident set size of the benchmark process while that "
+    "model trained (it holds the whole dataset). The Keras backend is the one the run used "
+    "(`KERAS_BACKEND`, TensorFlow by default); the notes on missed targets and the dropout "
+    "verdict are about the TensorFlow rows."
+)
+
+
+def older_rows(records: dict) -> str:
+    """A sentence naming the rows measured with other code than the provenance block names.
+
+    >>> older_rows({"provenance": {"code_digest": "aaa"}, "cnn": {"code_digest": "aaa"},
+    ...             "cnn@jax": {"commit": "1234567", "code_digest": "bbb"}})
+    ' Rows measured with other code: CNN (16-32-64 filters) (jax) at commit 1234567 (code digest bbb).'
+    """
+    current = (records.get(PROVENANCE) or {}).get("code_digest")
+    other: dict[tuple, list[str]] = {}
+    for recipe, (backend, record) in ((r, row) for r in RECIPES for row in rows_of(r, records)):
+        if record.get("code_digest") != current:
+            where = (record.get("commit", "not recorded"), record.get("code_digest", "not recorded"))
+            other.setdefault(where, []).append(f"{recipe.title} ({backend})")
+    return "".join(f" Rows measured with other code: {', '.join(rows)} at commit {commit} "
+                   f"(code digest {digest})." for (commit, digest), rows in other.items())
+
+
 def render(records: dict) -> str:
-    """The markdown table for every model that has results, in the lecture's order."""
+    """The markdown table for every model that has results, in the lecture's order.
+
+    A provenance block in ``records`` (key ``"provenance"``) becomes the table's header.
+    """
     rows, loads, where = [], [], []
     for recipe, (backend, record) in ((r, row) for r in RECIPES for row in rows_of(r, records)):
         runs = record["runs"]
@@ -341,18 +381,12 @@ def render(records: dict) -> str:
             f"{max(r['peak_rss'] for r in runs) / 2**30:.2f} GiB | "
             f"{recipe.how} | {record['finished']} |"
         )
+    method = METHOD + older_rows(records)
+    block = records.get(PROVENANCE)
     return "\n".join([
         "# MNIST results: measured vs the lecture",
         "",
-        "Produced by `python benchmarks/reproduce_mnist.py` (full mode, real MNIST). Protocol: the",
-        "last 10,000 training images are held out for validation; each model trains on the other",
-        "50,000, keeps the weights of its best validation epoch, and is tested once on the official",
-        "10,000 test images. Test accuracy is the mean ± standard deviation over seeds (and the",
-        "minimum); a target counts as met when the mean reaches it. Training time is the wall time",
-        "of `fit` (validation included), per seed, averaged; peak memory is the largest resident",
-        "set size of the benchmark process while that model trained (it holds the whole dataset).",
-        "The Keras backend is the one the run used (`KERAS_BACKEND`, TensorFlow by default); the",
-        "notes on missed targets and the dropout verdict are about the TensorFlow rows.",
+        provenance.render_markdown(block, method) if block else f"**Method.** {method}",
         "",
         "| model | Keras backend | test accuracy | validation accuracy (mean; best epoch per seed) | "
         "lecture | target | met? | training time | peak memory | recipe | finished |",
@@ -402,12 +436,19 @@ def main(argv: list[str] | None = None) -> int:
         records = json.loads(records_path.read_text(encoding="utf-8"))  # keep the other models' rows
     if args.render is not None:
         for extra in args.render:  # merge records from other files, e.g. runs made elsewhere
-            records.update(json.loads(Path(extra).read_text(encoding="utf-8")))
+            more = json.loads(Path(extra).read_text(encoding="utf-8"))
+            block = more.pop(PROVENANCE, None)  # each row keeps its own commit and digest
+            records.update(more)
+            if block and not records.get(PROVENANCE):
+                records[PROVENANCE] = block
         if records_path is not None:
             records = save(records_path, records)
         chosen = []
 
     backend = keras.backend.backend()
+    started = provenance.start(CODE_PATHS) if chosen else None
+    command = " ".join(["python benchmarks/reproduce_mnist.py",
+                        *(sys.argv[1:] if argv is None else argv)])
     for recipe in chosen:
         key = record_key(recipe.name, backend)
         runs = []
@@ -420,9 +461,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak RSS {run['peak_rss'] / 2**30:.2f} GiB, load {os.getloadavg()[0]:.1f}",
                   flush=True)
             records[key] = {"finished": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
-                            "machine": machine()}
+                            "machine": machine(), "commit": started["commit"],
+                            "code_digest": started["code_digest"]}
+            records[PROVENANCE] = provenance.json_block(command, CODE_PATHS, started=started)
             if records_path is not None:  # after every run, so an interrupted run keeps its results
-                records = save(records_path, {key: records[key]})
+                records = save(records_path, {key: records[key], PROVENANCE: records[PROVENANCE]})
                 Path(args.out).write_text(render(records), encoding="utf-8")
     text = render(records)
     print(text)

@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,7 +34,14 @@ from course_lib import selfscaling as ss
 from course_lib.environment import cpu_description
 from course_lib.selfscaling.drift import code_version
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import provenance  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+#: The JSON's provenance also records ``code_version()``, the digest notebook 11 checks.
+CODE_PATHS = ["benchmarks/selfscaling_reproduce.py", "course_lib/selfscaling",
+              "course_lib/arrays.py"]
 
 # From the 2021 notebook (single runs, leaky split: validated on the test set).
 REFERENCE = {
@@ -65,27 +73,37 @@ def summarize(rows: list[dict]) -> dict:
             "static_test_accuracy": r["static"]["test_accuracy"] if r.get("static") else None,
             "minutes": r["seconds"] / 60, "peak_rss_gib": r.get("peak_rss_gib"),
             "date": r.get("date"), "load": r.get("load"), "commit": r.get("commit"),
+            "code": r.get("code"),
         })
     for entry in out.values():
         entry["runs"].sort(key=lambda run: run["seed"])
     return out
 
 
-def table(summary: dict, meta: dict) -> str:
+def method(summary: dict, meta: dict) -> str:
+    """The method paragraph: protocol, settings, and the runs made at another commit."""
+    other: dict[str, list[str]] = {}
+    for name, entry in summary.items():
+        for r in entry["runs"]:
+            if r.get("commit") != meta["commit"]:
+                other.setdefault(str(r.get("commit") or "not recorded"), []).append(
+                    f"{name} seed {r['seed']}")
+    older = "".join(f" Runs at commit {commit}: {', '.join(runs)}." for commit, runs in other.items())
+    return (f"{meta['mode'].capitalize()} mode. Phase 1: automobiles and dogs, every epoch "
+            "self-scaling; phase 2: all ten classes, the first `phase2_scaling_epochs` "
+            "self-scaling, then the penalty is dropped. Validation is a held-out 10% of the "
+            "CIFAR-10 *training* set (each seed draws its own split); test accuracy is on the "
+            "untouched test set. The static twin has exactly the final hidden sizes and trains "
+            "the same two phases with plain Keras `model.fit`. The reference columns are the "
+            "2021 notebook's single runs, which validated on test images (notebook 10 lists how "
+            f"the protocols differ). Settings: {meta['settings']}. Numbers over seeds are mean +- "
+            "standard deviation (min); every run is in `results/selfscaling_results.json`, with "
+            f"its date and load.{older}")
+
+
+def table(summary: dict) -> str:
+    """The Markdown table: one row per configuration, its seeds summarized."""
     lines = [
-        "# Self-scaling networks: reproduction of the 2021 drift experiment",
-        "",
-        "Produced by `benchmarks/selfscaling_reproduce.py` (full mode). Phase 1: automobiles",
-        "and dogs, every epoch self-scaling; phase 2: all ten classes, the first "
-        "`phase2_scaling_epochs` self-scaling, then the penalty is dropped. Validation is a",
-        "held-out 10% of the CIFAR-10 *training* set; test accuracy is on the untouched test",
-        "set. The static network has exactly the final hidden sizes and is trained the same",
-        "two phases with plain Keras `model.fit`. Each seed also draws its own validation split.",
-        "",
-        f"Settings: {meta['settings']}",
-        f"Machine: {meta['machine']}; code of the last run: commit {meta['commit']}. Numbers over seeds are "
-        "mean +- standard deviation (min); the per-seed runs are in `results/selfscaling_results.json`.",
-        "",
         "| config | stall multiplier | epochs (phase 1 + 2) | reference final hidden sizes "
         "| reference 10-class val acc | seeds | total hidden neurons | 10-class val acc | test acc "
         "| static twin, test acc | self-scaling - static, test acc | minutes per run "
@@ -110,31 +128,7 @@ def table(summary: dict, meta: dict) -> str:
             f"{spread([r['test_accuracy'] for r in runs])} | {static_txt} | {diff_txt} | "
             f"{spread([r['minutes'] for r in runs], '.1f')} | {peak_txt} | {dates} |"
         )
-    return "\n".join(lines + NOTES) + "\n"
-
-
-DISCUSSION = "## Discussion"
-NOTES = [
-    "",
-    "## How this run differs from the reference (by design)",
-    "",
-    "- **Clean split.** The reference trained phase 1 on automobile and dog images pooled from",
-    "  the training *and test* sets and validated on test images; here validation is a held-out",
-    "  10% of the training set and the test set is used once, at the end.",
-    "- **Adam's moments are carried** across grow/prune (surviving weights keep their moments, new",
-    "  ones start at zero, the step counter continues). The reference replaced its variables every",
-    "  epoch, so its optimizer restarted from zero moments with a large step counter: the first",
-    "  steps of every epoch were about 3x larger than Adam's nominal step (m = 0.1 g,",
-    "  v = 0.001 g^2: m / sqrt(v) = 3.2). Larger steps move more weights past the 1e-3 threshold,",
-    "  so the reference probably kept more neurons alive at a given penalty (not measured here).",
-    "- **The stall schedule acts** in the weighted-L1 runs (multiplier 1.5; the reference's 1.0",
-    "  never changed the penalty). A stronger penalty late in a phase gives smaller networks than",
-    "  the reference's fixed one. Group sparsity keeps the reference's 1.0 (see the discussion).",
-    "- **Phase 2** is 5 self-scaling epochs then 5 plain epochs without the penalty (the issue's",
-    "  \"after the self-scaling epochs the penalty is dropped\"); the reference self-scaled all 10.",
-    "- Reference numbers are single runs; these are three seeds, each with its own validation",
-    "  split and initialisation.",
-]
+    return "\n".join(lines) + "\n"
 
 
 class PeakRSS:
@@ -185,6 +179,8 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true",
                         help="only rewrite the markdown table from the saved runs")
     args = parser.parse_args()
+    command = " ".join(["python benchmarks/selfscaling_reproduce.py", *sys.argv[1:]])
+    started = provenance.start(CODE_PATHS)
 
     mode = course_lib.setup()
     out_md = Path(args.out) if args.out else (
@@ -215,6 +211,9 @@ def main() -> None:
     # earlier runs are kept: rerunning one configuration or seed replaces only its own row
     dump = (json.loads(out_runs.read_text(encoding="utf-8"))
             if out_runs is not None and out_runs.exists() else {})
+    # --table-only measures nothing: the saved provenance still names the code that did
+    kept = (json.loads(out_summary.read_text(encoding="utf-8")).get("provenance")
+            if args.table_only and out_summary is not None and out_summary.exists() else None)
 
     def write() -> None:
         order = [c.name for c in ss.DRIFT_CONFIGS]
@@ -222,14 +221,15 @@ def main() -> None:
                       key=lambda r: (order.index(r["config"]), r["seed"]))
         summary = summarize(rows)
         if out_md is not None:
-            # a hand-written "## Discussion" at the end of the file survives regeneration
-            old = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
-            discussion = old[old.index(DISCUSSION):] if DISCUSSION in old else ""
-            out_md.write_text(table(summary, meta) + ("\n" + discussion if discussion else ""),
-                              encoding="utf-8")
-            out_summary.write_text(json.dumps({"meta": dict(meta, written=time.strftime(
-                "%Y-%m-%d %H:%M %Z")), "configs": summary}, indent=1, default=float) + "\n",
+            block = kept or provenance.json_block(command, CODE_PATHS, started=started,
+                                                  selfscaling_code=meta["code"])
+            out_md.write_text("\n\n".join([
+                "# Self-scaling networks: reproduction of the 2021 drift experiment",
+                provenance.render_markdown(block, method(summary, meta)), table(summary)]),
                 encoding="utf-8")
+            out_summary.write_text(json.dumps({"provenance": block, "meta": dict(
+                meta, written=time.strftime("%Y-%m-%d %H:%M %Z")), "configs": summary},
+                indent=1, default=float) + "\n", encoding="utf-8")
             out_runs.parent.mkdir(parents=True, exist_ok=True)
             out_runs.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
 
@@ -269,6 +269,7 @@ def main() -> None:
                                  "seconds": time.perf_counter() - static_start}
             row["date"] = time.strftime("%Y-%m-%d")
             row["commit"] = meta["commit"]
+            row["code"] = meta["code"]
             row["load"] = f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}"
             dump[f"{config.name} | seed {seed}"] = {"row": row, "history": net.history}
             print(row, flush=True)

@@ -25,8 +25,8 @@ Run without ``nice`` (it is a timing benchmark) and read the load average it rec
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import sys
 from pathlib import Path
 
 import keras
@@ -35,10 +35,15 @@ import tensorflow as tf
 
 import course_lib
 from course_lib import selfscaling as ss
-from course_lib.environment import cpu_description, versions
 from course_lib.timing import time_callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import provenance  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+#: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
+CODE_PATHS = ["benchmarks/selfscaling_speed.py", "course_lib/selfscaling", "course_lib/timing.py",
+              "course_lib/arrays.py"]
 HIDDEN, N_TRAIN, N_VAL, BATCH, LR, PENALTY, THRESHOLD = 400, 8400, 1000, 32, 2e-4, 1e-6, 1e-3
 GROWN = 100  # neurons grow adds to each 400-wide layer: max(min_new_neurons=100, 20% of 400)
 
@@ -102,6 +107,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
     parser.add_argument("--out", default=str(ROOT / "results" / "selfscaling_speed.md"))
     args = parser.parse_args()
+    command = " ".join(["python benchmarks/selfscaling_speed.py", *sys.argv[1:]])
     course_lib.setup()
     (x, y), _ = course_lib.load_cifar10(n_train=N_TRAIN + N_VAL)
     x = course_lib.flatten(x)
@@ -109,7 +115,7 @@ def main() -> None:
     x_train, x_val = course_lib.standardize(x[:N_TRAIN], x[N_TRAIN:])
     y_train, y_val = y[:N_TRAIN], y[N_TRAIN:]
     sizes = [3072] + [HIDDEN] * 4 + [10]
-    load_start = os.getloadavg()
+    started = provenance.start(CODE_PATHS)
 
     nets = {jit: ss.SelfScalingNet(sizes, penalty=PENALTY, learning_rate=LR, seed=0,
                                    jit_compile=jit) for jit in ("auto", False)}
@@ -145,25 +151,20 @@ def main() -> None:
     for _ in range(args.epochs):  # interleaved, so a load spike hits everyone alike
         for name, fn in contenders.items():
             times[name] += time_callable(fn, repeats=1, warmup=0).times
-    load_end = os.getloadavg()
     # Best of N is the epoch least disturbed by other jobs on a shared machine; the median
     # is shown too.
     best = {name: min(t) for name, t in times.items()}
     median = {name: statistics.median(t) for name, t in times.items()}
     ours_t = best[OURS]
+    method = ("The docstring of `benchmarks/selfscaling_speed.py` says what each contender does. "
+              f"Hidden 4 x {HIDDEN}, {N_TRAIN} CIFAR-10 images x 3072 features, batch {BATCH}, "
+              f"one validation pass over {N_VAL} images per epoch; best (and median) of "
+              f"{args.epochs} interleaved epochs after one warm-up epoch each. The benchmark "
+              "itself keeps two cores busy, so a load near 2 means nothing else was running.")
     lines = [
         "# Self-scaling networks: per-epoch speed",
         "",
-        "Produced by `benchmarks/selfscaling_speed.py` (see its docstring for what each contender",
-        f"does). Hidden 4 x {HIDDEN}, {N_TRAIN} CIFAR-10 images x 3072 features, batch {BATCH}, "
-        f"one validation pass over {N_VAL} images per epoch; best (and median) of {args.epochs} "
-        "interleaved epochs after one warm-up epoch each.",
-        "",
-        f"Machine: {cpu_description()}; "
-        f"{', '.join(f'{k} {v}' for k, v in versions().items())}. Load average (1, 5, 15 min) "
-        f"at start {tuple(round(v, 1) for v in load_start)}, at end "
-        f"{tuple(round(v, 1) for v in load_end)} (2 means both cores busy; the benchmark "
-        "itself keeps them busy, so values near 2 mean nothing else was running).",
+        provenance.markdown_header(command, CODE_PATHS, method, started=started),
         "",
         "| contender | best s / epoch | median s / epoch | all epochs (s) | best, relative to course_lib |",
         "|---|---|---|---|---|",
