@@ -145,8 +145,12 @@ def validate_arrays(arrays: dict[str, np.ndarray], spec: DatasetSpec, origin: st
             )
         if x.shape[0] == 0:
             raise DataFileError(f"{origin}: x_{split} is empty.")
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
-            raise DataFileError(f"{origin}: y_{split} must hold integer labels 0..9.")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DataFileError(f"{origin}: y_{split} has dtype {y.dtype}, expected integer "
+                                f"labels 0..9; save them as integers, e.g. y_{split}.astype(np.uint8).")
+        if y.min() < 0 or y.max() > 9:
+            raise DataFileError(f"{origin}: y_{split} holds labels {y.min()}..{y.max()}, "
+                                "expected 0..9 (ten classes).")
         out[split] = (x, y)
     return out["train"], out["test"]
 
