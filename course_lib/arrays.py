@@ -99,19 +99,39 @@ def hold_out(x: np.ndarray, y: np.ndarray, n_val: int) -> tuple[tuple, tuple]:
 
 
 def pick_classes(
-    x: np.ndarray, y: np.ndarray, classes: Sequence[int], relabel: bool = False
+    x: np.ndarray, y: np.ndarray, classes: int | Sequence[int], relabel: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Keep only samples whose label is in ``classes``; optionally renumber them 0..k-1.
+
+    A single class may be given as a plain integer. Every class asked for must occur in ``y``.
 
     >>> x, y = pick_classes(np.arange(4), np.array([1, 5, 1, 9]), [1, 9], relabel=True)
     >>> x.tolist(), y.tolist()
     ([0, 2, 3], [0, 0, 1])
+    >>> pick_classes(np.arange(4), np.array([1, 5, 1, 9]), [1, 7])
+    Traceback (most recent call last):
+    ...
+    ValueError: pick_classes: class 7 is not in the labels (they hold [1, 5, 9]); pick from those.
     """
-    classes = list(classes)
+    classes = [classes] if isinstance(classes, int | np.integer) else list(classes)
     if not classes:
         raise ValueError("pick_classes needs at least one class.")
     y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"pick_classes expects integer labels, got dtype {y.dtype}; convert them first, "
+            "e.g. y.astype(int)."
+        )
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}; they must match.")
     flat = y.reshape(len(y), -1)[:, 0]
+    present = np.unique(flat).tolist()
+    absent = [c for c in classes if c not in present]
+    if absent:
+        which = f"class {absent[0]!r} is" if len(absent) == 1 else f"classes {absent} are"
+        raise ValueError(
+            f"pick_classes: {which} not in the labels (they hold {present}); pick from those."
+        )
     keep = np.isin(flat, classes)
     x_kept, y_kept = np.asarray(x)[keep], y[keep]
     if relabel:
