@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,10 +32,54 @@ def softmax_regression(num_classes: int = 10, input_dim: int = 784) -> keras.Mod
     )
 
 
+def activation_names() -> list[str]:
+    """The names Keras accepts as ``activation=...``, sorted.
+
+    >>> {"relu", "sigmoid", "tanh"} <= set(activation_names())
+    True
+    """
+    helpers = {"get", "serialize", "deserialize"}  # functions of the module that are no activation
+    return sorted(name for name in dir(keras.activations)
+                  if not name.startswith("_") and name not in helpers)
+
+
+def check_activation(activation: Any) -> None:
+    """Raise ``ValueError`` naming ``activation`` and the valid names unless Keras knows it.
+
+    A callable, or None (no activation), is accepted as Keras accepts it; nothing is built, so
+    the check is instant.
+
+    >>> check_activation("relux")
+    Traceback (most recent call last):
+    ...
+    ValueError: activation='relux' is not a Keras activation (did you mean 'relu'?); use one of ...
+    """
+    if activation is None or callable(activation):
+        return
+    names = activation_names()
+    if isinstance(activation, str) and activation in names:
+        return
+    if isinstance(activation, str):
+        try:  # an activation registered with keras.saving.register_keras_serializable
+            keras.activations.get(activation)
+            return
+        except ValueError:
+            pass
+    close = difflib.get_close_matches(str(activation).lower(), names, n=1)  # "Relu" -> "relu"
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(
+        f"activation={activation!r} is not a Keras activation{hint}; use one of "
+        f"{', '.join(map(repr, names))}."
+    )
+
+
 def five_layer_net(
     activation: str = "relu", dropout: float | Sequence[float] = 0.0, input_dim: int = 784
 ) -> keras.Model:
     """The 200-100-60-30-10 network, with ``Dropout`` after the hidden layers.
+
+    ``activation`` is the hidden layers' activation, a name from :func:`activation_names`
+    (the lecture compares "sigmoid", "tanh" and "relu"); an unknown name raises ``ValueError``.
 
     ``dropout`` is one rate for every hidden layer (the lecture's 0.25), or one rate per hidden
     layer; a rate of 0 adds no layer.
@@ -43,13 +88,15 @@ def five_layer_net(
     >>> [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
     [0.25, 0.25]
     """
+    check_activation(activation)
     rates = list(dropout) if isinstance(dropout, Sequence) else [float(dropout)] * len(FIVE_LAYER_WIDTHS)
     if len(rates) != len(FIVE_LAYER_WIDTHS):
         raise ValueError(f"dropout needs one rate or {len(FIVE_LAYER_WIDTHS)} (one per hidden "
                          f"layer), got {dropout!r}.")
     if not all(0.0 <= rate < 1.0 for rate in rates):
         raise ValueError(f"dropout rates must be in [0, 1), got {dropout!r}.")
-    model = keras.Sequential([keras.Input((input_dim,))], name=f"five_layer_{activation}")
+    label = activation if isinstance(activation, str) else getattr(activation, "__name__", "linear")
+    model = keras.Sequential([keras.Input((input_dim,))], name=f"five_layer_{label}")
     for width, rate in zip(FIVE_LAYER_WIDTHS, rates):
         model.add(layers.Dense(width, activation=activation))
         if rate:
