@@ -344,7 +344,7 @@ def older_rows(records: dict) -> str:
 
     >>> older_rows({"provenance": {"code_digest": "aaa"}, "cnn": {"code_digest": "aaa"},
     ...             "cnn@jax": {"commit": "1234567", "code_digest": "bbb"}})
-    ' Rows measured with other code: CNN (16-32-64 filters) (jax) at commit 1234567 (code digest bbb).'
+    ' Rows measured with other code (commit 1234567, code digest bbb): CNN (16-32-64 filters) (jax).'
     """
     current = (records.get(PROVENANCE) or {}).get("code_digest")
     other: dict[tuple, list[str]] = {}
@@ -352,8 +352,8 @@ def older_rows(records: dict) -> str:
         if record.get("code_digest") != current:
             where = (record.get("commit", "not recorded"), record.get("code_digest", "not recorded"))
             other.setdefault(where, []).append(f"{recipe.title} ({backend})")
-    return "".join(f" Rows measured with other code: {', '.join(rows)} at commit {commit} "
-                   f"(code digest {digest})." for (commit, digest), rows in other.items())
+    return "".join(f" Rows measured with other code (commit {commit}, code digest {digest}): "
+                   f"{'; '.join(rows)}." for (commit, digest), rows in other.items())
 
 
 def render(records: dict) -> str:

@@ -82,13 +82,15 @@ def summarize(rows: list[dict]) -> dict:
 
 def method(summary: dict, meta: dict) -> str:
     """The method paragraph: protocol, settings, and the runs made at another commit."""
-    other: dict[str, list[str]] = {}
+    other: dict[str, dict[str, list[str]]] = {}
     for name, entry in summary.items():
         for r in entry["runs"]:
             if r.get("commit") != meta["commit"]:
-                other.setdefault(str(r.get("commit") or "not recorded"), []).append(
-                    f"{name} seed {r['seed']}")
-    older = "".join(f" Runs at commit {commit}: {', '.join(runs)}." for commit, runs in other.items())
+                other.setdefault(str(r.get("commit") or "not recorded"), {}).setdefault(
+                    name, []).append(str(r["seed"]))
+    older = "".join(f" Runs at commit {commit}: "
+                    + "; ".join(f"{name} (seed{'s' * (len(seeds) > 1)} {', '.join(seeds)})" for name, seeds in runs.items())
+                    + "." for commit, runs in other.items())
     return (f"{meta['mode'].capitalize()} mode. Phase 1: automobiles and dogs, every epoch "
             "self-scaling; phase 2: all ten classes, the first `phase2_scaling_epochs` "
             "self-scaling, then the penalty is dropped. Validation is a held-out 10% of the "
