@@ -30,7 +30,7 @@ Running in full mode (the real thing; set COURSE_FAST=1 for a quick run), seed 4
 
 from course_lib.quiet import quiet_tensorflow_startup
 
-quiet_tensorflow_startup()  # before anything imports TensorFlow: see course_lib.quiet
+quiet_tensorflow_startup()  # sets two variables and an import hook; TensorFlow loads later, quietly
 
 from course_lib.arrays import flatten, hold_out, one_hot, pick_classes, scale, standardize  # noqa: E402
 from course_lib.config import RunMode, set_seed, setup  # noqa: E402

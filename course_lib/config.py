@@ -12,7 +12,12 @@ to look (and the README's table mirrors it):
 ``COURSE_CACHE_DIR``   where notebooks hand results to each other (notebook 10 ->
                        11); default: the user's cache folder
                        (``course_lib.selfscaling.results_dir``).
+``KERAS_BACKEND``      ``tensorflow`` (default), ``jax`` or ``torch``; checked by
+                       :func:`setup` before Keras loads.
 =====================  ==========================================================
+
+:meth:`RunMode.from_env` is the one reader of the run mode: the test suite, the website build,
+the notebook runner and the batch jobs call it once and pass the mode on as an argument.
 
 Example
 -------
@@ -23,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping
@@ -38,6 +44,8 @@ DATA_DIR_ENV = "COURSE_DATA_DIR"
 STANDIN_ENV = "COURSE_STANDIN"
 
 DEFAULT_SEED = 42
+#: The Keras backends the course is tested on, and the package each needs.
+BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 COLAB_GPU_HINT = (
     "No GPU in this Colab runtime. The training notebooks are much faster with one: "
     "Runtime > Change runtime type > GPU, then run the notebook from the top."
@@ -49,7 +57,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 T = TypeVar("T")
 
 
-def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:
+def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
     """Read a yes/no environment variable; anything unrecognised is an error.
 
     >>> env_flag("COURSE_FAST", {"COURSE_FAST": "1"})
@@ -66,7 +74,7 @@ def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:
     )
 
 
-def seed_from_env(environ: dict[str, str] | None = None) -> int:
+def seed_from_env(environ: Mapping[str, str] | None = None) -> int:
     """The seed from ``COURSE_SEED``, or 42 when unset.
 
     >>> seed_from_env({"COURSE_SEED": "7"})
@@ -82,7 +90,7 @@ def seed_from_env(environ: dict[str, str] | None = None) -> int:
         raise ValueError(f"{SEED_ENV}={raw!r} is not an integer; use e.g. {SEED_ENV}=42.") from None
 
 
-def data_dir_from_env(environ: dict[str, str] | None = None) -> Path | None:
+def data_dir_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
     """The folder named by ``COURSE_DATA_DIR``, or None when unset."""
     environ = os.environ if environ is None else environ
     raw = environ.get(DATA_DIR_ENV, "").strip()
@@ -105,9 +113,32 @@ class RunMode:
     seed: int = DEFAULT_SEED
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> RunMode:
-        """Build the mode from ``COURSE_FAST`` and ``COURSE_SEED``."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RunMode:
+        """Build the mode from ``COURSE_FAST`` and ``COURSE_SEED`` (unset: full mode, seed 42).
+
+        >>> RunMode.from_env({"COURSE_FAST": "yes"}).name
+        'fast'
+        """
         return cls(fast=env_flag(FAST_ENV, environ), seed=seed_from_env(environ))
+
+    @classmethod
+    def named(cls, name: str, seed: int = DEFAULT_SEED) -> RunMode:
+        """The mode called ``"fast"`` or ``"full"`` (command lines' ``--mode``).
+
+        >>> RunMode.named("full").fast
+        False
+        """
+        if name not in ("fast", "full"):
+            raise ValueError(f"mode must be 'fast' or 'full', not {name!r}.")
+        return cls(fast=name == "fast", seed=seed)
+
+    def environ(self) -> dict[str, str]:
+        """The variables that give a child process (a kernel, a job) this mode.
+
+        >>> RunMode(fast=True, seed=3).environ()
+        {'COURSE_FAST': '1', 'COURSE_SEED': '3'}
+        """
+        return {FAST_ENV: "1" if self.fast else "0", SEED_ENV: str(self.seed)}
 
     @property
     def name(self) -> str:
@@ -138,6 +169,29 @@ def set_seed(seed: int = DEFAULT_SEED) -> int:
 
     keras.utils.set_random_seed(seed)
     return seed
+
+
+def check_backend(environ: Mapping[str, str] | None = None) -> str:
+    """The backend ``KERAS_BACKEND`` asks for, checked before Keras loads; an error says the fix.
+
+    >>> check_backend({"KERAS_BACKEND": "TensorFlow"})
+    'tensorflow'
+    >>> check_backend({"KERAS_BACKEND": "tensorfow"})
+    Traceback (most recent call last):
+    ValueError: KERAS_BACKEND='tensorfow' is not a backend the course runs on; use tensorflow, jax or torch (e.g. make lab BACKEND=jax), or unset it for tensorflow.
+    """
+    environ = os.environ if environ is None else environ
+    wanted = environ.get("KERAS_BACKEND", "").strip().lower() or "tensorflow"
+    if wanted not in BACKENDS:
+        raise ValueError(f"KERAS_BACKEND={environ.get('KERAS_BACKEND')!r} is not a backend the "
+                         "course runs on; use tensorflow, jax or torch (e.g. make lab BACKEND=jax), "
+                         "or unset it for tensorflow.")
+    if "keras" not in sys.modules and importlib.util.find_spec(BACKENDS[wanted]) is None:
+        raise ModuleNotFoundError(
+            f"KERAS_BACKEND={wanted} needs the package {BACKENDS[wanted]!r}, which is not installed "
+            f"here. Install it (make lab BACKEND={wanted}, or pip install {BACKENDS[wanted]}) and "
+            "restart the kernel, or unset KERAS_BACKEND for tensorflow.")
+    return wanted
 
 
 def backend_report(environ: Mapping[str, str] | None = None) -> str:
@@ -172,6 +226,7 @@ def setup(*, verbose: bool = True) -> RunMode:
     True
     """
     mode = RunMode.from_env()
+    check_backend()
     set_seed(mode.seed)
     if verbose:
         print(f"Running in {mode}.")

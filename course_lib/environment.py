@@ -249,15 +249,13 @@ class RunStamp:
                 f"{self.versions}{commit}.")
 
 
-def run_stamp(environ: dict[str, str] | None = None) -> RunStamp:
-    """The :class:`RunStamp` of this process, now: the mode from ``COURSE_FAST``, this machine.
+def run_stamp(mode: str) -> RunStamp:
+    """The :class:`RunStamp` of this process, now: the run ``mode`` (``"fast"``/``"full"``), this machine.
 
-    >>> run_stamp({"COURSE_FAST": "1"}).mode
+    >>> run_stamp("fast").mode
     'fast'
     """
     from datetime import UTC, datetime
-
-    from course_lib.config import RunMode
 
     gpus = gpu_names()
     ram = memory_gib()
@@ -269,4 +267,4 @@ def run_stamp(environ: dict[str, str] | None = None) -> RunStamp:
     found = [f"Keras {keras.__version__}", f"{keras.backend.backend()} {backend_version()}"]
     versions = ", ".join([f"Python {_platform.python_version()}", *found])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return RunStamp(when, RunMode.from_env(environ).name, machine, versions, git_commit())
+    return RunStamp(when, mode, machine, versions, git_commit())

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from tools import browser, build_site, course_site, site_execute
+from tools import browser, build_site, course_site
 from tools.colab import Repo, title_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,48 +53,6 @@ def test_helper_examples():
     assert result.attempted >= 6 and result.failed == 0
 
 
-def test_notebooks_execute_in_parallel_chains_that_keep_10_before_11():
-    result = doctest.testmod(site_execute, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 1 and result.failed == 0
-    chains = site_execute.chains(NOTEBOOKS)
-    assert [p.name for p in chains[0]] == list(site_execute.CHAINED)
-    assert sorted(p for chain in chains for p in chain) == NOTEBOOKS  # each exactly once
-    with pytest.raises(ValueError, match="at least 1, got 0"):
-        site_execute.execute_missing(NOTEBOOKS, "fast", {}, workers=0)
-
-
-def test_a_kernel_that_keeps_dying_or_dies_after_a_cell_ran_is_a_failure():
-    path = ROOT / "notebooks" / "00_setup_and_environment.ipynb"
-    starts = []
-
-    def never_starts(nb, **kwargs):
-        starts.append(1)
-        raise RuntimeError(site_execute.KERNEL_DIED_AT_START)
-
-    with pytest.raises(RuntimeError, match="kernel failed after 3 start"):
-        site_execute.execute_restarting_dead_kernels(path, 60, never_starts)
-    assert len(starts) == 3
-
-    def dies_in_a_cell(nb, **kwargs):
-        starts.append(1)
-        next(c for c in nb.cells if c.cell_type == "code").execution_count = 1
-        raise RuntimeError("Kernel died")
-
-    starts.clear()
-    with pytest.raises(RuntimeError, match="after 1 start"):
-        site_execute.execute_restarting_dead_kernels(path, 60, dies_in_a_cell)
-    assert len(starts) == 1, "a notebook that ran a cell is not run again"
-
-
-def test_the_build_log_says_where_each_notebooks_data_came_from():
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# 99 · x"), nbformat.v4.new_code_cell("load()")]
-    assert site_execute.data_sources(nb) == "no dataset"
-    nb.cells[1].outputs = [nbformat.v4.new_output(
-        "stream", text="MNIST: real data, 60000 train / 10000 test, from /d/mnist.npz (COURSE_DATA_DIR)\n")]
-    assert site_execute.data_sources(nb) == "MNIST: data_dir"
-
-
 def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():
     assert course_site.cache_dir("fast") != course_site.cache_dir("full")
     assert course_site.cache_dir("full").is_relative_to(ROOT / "build")
@@ -102,8 +60,6 @@ def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():
         course_site.cache_dir("quick")
     with pytest.raises(ValueError, match="'quick'"):
         build_site.build(mode="quick")
-    assert course_site.build_mode({"COURSE_FAST": "1"}) == "fast"
-    assert course_site.build_mode({"COURSE_FAST": "0"}) == "full"
 
 
 def test_site_notebook_adds_the_stamp_links_and_folds_solutions():
@@ -121,7 +77,7 @@ def test_site_notebook_adds_the_stamp_links_and_folds_solutions():
     setup = next(i for i, t in enumerate(tags) if "colab-setup" in t)
     stamp = nb.cells[setup + 1]
     assert course_site.STAMP_TAG in stamp.metadata["tags"] and "remove-input" in stamp.metadata["tags"]
-    assert "run_stamp()" in stamp.source
+    assert "run_stamp(mode.name)" in stamp.source
     solutions = [c for c, t in zip(nb.cells, tags, strict=True) if "solution" in t]
     assert solutions and all("hide-cell" in c.metadata["tags"] for c in solutions)
     # The notebook itself is untouched: the site changes only its own copy.
@@ -153,8 +109,8 @@ def test_links_to_repository_files_go_to_github_and_pages_stay_pages():
 def test_run_stamp_names_its_mode():
     from course_lib.environment import run_stamp
 
-    for flag, mode in (("1", "fast"), ("0", "full")):
-        stamp = run_stamp({"COURSE_FAST": flag})
+    for mode in ("fast", "full"):
+        stamp = run_stamp(mode)
         assert course_site.stamp_mode(str(stamp)) == mode
         assert course_site.stamp_mode(stamp._repr_markdown_()) == mode
         assert ("numbers are not results" in str(stamp)) == (mode == "fast")

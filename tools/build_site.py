@@ -9,7 +9,7 @@ Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``;
 current), build the decks (``tools/build_slides.py``), stage the pages into ``<out>-src/``
 (``website/*.md``, the notebooks, ``results/*.md``, ``jobs/README.md``, ``README.md`` for the
 include directives, MathJax), execute the notebooks that ``build/site-cache/<mode>/`` (a
-jupyter-cache) lacks, two at a time (``tools/site_execute.py``), then run Sphinx
+jupyter-cache) lacks, two at a time (``course_lib.runner``), then run Sphinx
 (``website/conf.py``), which takes every notebook's outputs from that cache: a notebook runs
 again only when its code changed.
 A notebook that fails stops the build. Nothing is downloaded while building or viewing.
@@ -33,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools import course_site, site_execute  # noqa: E402
+from course_lib import runner  # noqa: E402
+from course_lib.config import RunMode  # noqa: E402
+from tools import course_site  # noqa: E402
 from tools.generated import prepare_out  # noqa: E402
 
 WEBSITE = ROOT / "website"
@@ -47,8 +49,6 @@ MATHJAX = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "ad
 # Pages of the site that come from elsewhere in the repository, staged under the same paths so
 # that relative links written for GitHub work on the site too.
 STAGED_GLOBS = ("notebooks/[0-9]*.ipynb", "results/*.md", "jobs/README.md", "README.md")
-# The notebooks' kernels render figures inline, into the pages (jobs/run_notebook.py does the same).
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def ensure_mathjax() -> Path:
@@ -94,11 +94,7 @@ def build_decks(out: Path) -> None:
 def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
     """The environment Sphinx, and through it every notebook's kernel, runs in."""
     return dict(
-        os.environ,
-        # TensorFlow's C++ start-up chatter off in the build log, as in jobs/lib/env.sh.
-        TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        COURSE_FAST="1" if mode == "fast" else "0",
-        MPLBACKEND=INLINE_BACKEND,
+        runner.kernel_environ(RunMode.named(mode, RunMode.from_env().seed)),
         # Notebook 10 hands its results to notebook 11 through this folder, new for every
         # build: when notebook 10's outputs come from the cache (made by older code, which
         # jupyter-cache does not notice), notebook 11 finds nothing and trains its networks
@@ -108,11 +104,41 @@ def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
     )
 
 
+def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], workers: int = 2) -> int:
+    """Run the notebooks the ``mode`` cache lacks, ``workers`` at a time, and store their outputs
+    as myst-nb would; return how many ran. Raises RuntimeError naming a notebook that fails."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(course_site.cache_dir(mode)))
+    missing = []
+    for path in notebooks:
+        try:
+            cache.match_cache_notebook(course_site.notebook_as_read(path))
+        except KeyError:
+            missing.append(path)
+    if not missing:
+        return 0
+    print(f"executing {len(missing)} notebook(s), {workers} at a time: "
+          f"{', '.join(p.stem for p in missing)}", flush=True)
+    for run in runner.execute_many(missing, RunMode.named(mode), workers=workers, env=env,
+                                   timeout=course_site.CELL_TIMEOUT_S[mode],
+                                   prepare=course_site.notebook_as_read):
+        if not run.ok:
+            raise RuntimeError(f"{run.name} failed while executing for the site:\n{run.traceback}")
+        record = cache.add_nb_to_project(str(next(p for p in missing if p.name == run.name)))
+        cache.cache_notebook_bundle(CacheBundleIn(run.notebook, record.uri,
+                                                  data={"execution_seconds": run.seconds}),
+                                    check_validity=False, overwrite=True)
+        print(f"  {run.name}: executed in {run.seconds:.0f} s; data: {run.data_sources}", flush=True)
+    return len(missing)
+
+
 def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True,
           workers: int = 2) -> dict:
     """Build the site in ``mode`` into ``out``; return what ``course-site.json`` records.
 
-    ``workers`` notebooks execute at a time (``tools/site_execute.py``).
+    ``workers`` notebooks execute at a time (:func:`execute_missing`).
     """
     if mode not in course_site.MODES:
         raise ValueError(f"mode must be one of {course_site.MODES}, got {mode!r}")
@@ -132,8 +158,7 @@ def build(out: Path = DEFAULT_OUT, mode: str = "fast", strict: bool = True,
                str(src), str(out)]
     with tempfile.TemporaryDirectory(prefix="course_site_handoff_") as handoff:
         env = sphinx_env(mode, Path(handoff))
-        site_execute.execute_missing(sorted((src / "notebooks").glob("[0-9]*.ipynb")), mode, env,
-                                     workers)
+        execute_missing(sorted((src / "notebooks").glob("[0-9]*.ipynb")), mode, env, workers)
         done = subprocess.run(command, env=env, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"Sphinx failed (exit {done.returncode}); its messages are above.")
@@ -162,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks executed at a time (default 2; each needs up to ~4 GiB)")
     args = parser.parse_args(argv)
     try:
-        build(args.out, args.mode or course_site.build_mode(), args.strict, args.workers)
+        build(args.out, args.mode or RunMode.from_env().name, args.strict, args.workers)
     except (RuntimeError, ValueError, subprocess.CalledProcessError) as exc:
         print(f"build_site: {exc}", file=sys.stderr)
         return 1

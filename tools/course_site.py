@@ -24,10 +24,9 @@ Example
 from __future__ import annotations
 
 import html
-import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import nbformat
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # conf.py imports this file from a staged source folder
     sys.path.insert(0, str(ROOT))
 
+from course_lib.config import RunMode  # noqa: E402
 from tools.colab import BADGE_LINE, Repo, learn_summary, title_of  # noqa: E402
 
 MODES = ("fast", "full")
@@ -51,7 +51,7 @@ STAMP_SOURCE = (
     "# when, on what machine and in which mode the outputs below were computed.\n"
     "from course_lib.environment import run_stamp\n"
     "\n"
-    "run_stamp()"
+    "run_stamp(mode.name)  # the notebook's own mode (course_lib.setup())"
 )
 FAST_BANNER = (
     "<strong>Fast-mode outputs: numbers are not results.</strong> "
@@ -62,15 +62,10 @@ FAST_BANNER = (
 STAMP_MODE = re.compile(r"\bin \**(fast|full) mode\b")
 
 
-def build_mode(environ: Mapping[str, str] | None = None) -> str:
-    """``"fast"`` or ``"full"``, from ``COURSE_FAST`` as the notebooks read it (unset: full).
-
-    >>> build_mode({"COURSE_FAST": "1"}), build_mode({})
-    ('fast', 'full')
-    """
-    from course_lib.config import RunMode
-
-    return RunMode.from_env(dict(os.environ if environ is None else environ)).name
+def notebook_as_read(path: Path) -> nbformat.NotebookNode:
+    """The notebook as Sphinx reads it for its page: what the site executes and caches."""
+    text = site_notebook(path.read_text(encoding="utf-8"), path.name, Repo.load())
+    return nbformat.reads(text, as_version=4)
 
 
 def cache_dir(mode: str, root: Path = ROOT) -> Path:
@@ -263,7 +258,7 @@ def _on_config_inited(app, config) -> None:
 
 
 def setup(app) -> dict:
-    app.add_config_value("course_site_mode", build_mode(), "env")
+    app.add_config_value("course_site_mode", RunMode.from_env().name, "env")
     app.connect("config-inited", _on_config_inited)
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)

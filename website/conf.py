@@ -15,10 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from course_lib.config import RunMode  # noqa: E402
 from tools import course_site  # noqa: E402
 from tools.colab import Repo  # noqa: E402
 
-MODE = course_site.build_mode()  # COURSE_FAST, exactly as the notebooks' kernels read it
+MODE = RunMode.from_env().name  # COURSE_FAST, read as the notebooks read it
 REPO = Repo.load()
 
 project = "Introduction to Deep Learning"
