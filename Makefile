@@ -85,7 +85,7 @@ lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
 
 test: $(VENV)/.dev-installed $(BACKEND_INSTALLED)
-	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The second tested environment: Colab's exact versions (tools/colab_stack.toml), the rest of
 # the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).
@@ -99,16 +99,14 @@ $(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
 	@touch $@
 
 test-colab: $(COLAB_VENV)/.installed
-	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/nbqa ruff notebooks/
 
 executed: $(VENV)/.lab-installed
-	mkdir -p build/executed
-	MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute \
-	  --ExecutePreprocessor.timeout=1800 --output-dir build/executed notebooks/*.ipynb
+	$(BIN)/python -m course_lib.runner --out build/executed notebooks/*.ipynb
 
 prefetch: $(VENV)/.lab-installed
 	@test -n "$(DIR)" || { echo "usage: make prefetch DIR=path/to/folder"; exit 2; }
