@@ -143,6 +143,7 @@ results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_reproduce.py --seeds 42 43 44
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_speed.py
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode full
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode fast --append
 	$(BIN)/python benchmarks/provenance.py status
 
 attendee: $(VENV)/.dev-installed
