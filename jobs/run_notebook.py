@@ -4,26 +4,20 @@
 Used by the Slurm and PBS scripts next to this file, and fine to call by hand::
 
     python jobs/run_notebook.py notebooks/07_gpu_vs_cpu.ipynb --fast
-    python jobs/run_notebook.py notebooks/03_mnist_mlp.ipynb --epochs 5 --out results/runs
+    python jobs/run_notebook.py notebooks/04_five_layer_network.ipynb --full --epochs 30
 
 What ends up in ``<out>/<YYYYmmdd-HHMMSS>_<notebook>[_job<ID>]/``:
 
 - ``<notebook>.ipynb``  the executed notebook, outputs included (also when a cell failed);
 - ``figures/``          every figure the notebook showed, as PNG files;
-- ``run.log``           the cells' printed output as they ran, and the runner's messages;
+- ``run.log``           each cell's printed output as it finished, and the runner's messages;
 - ``environment.txt``   host, job id, CPU, GPUs (``nvidia-smi``), versions, load;
-- ``summary.json``      notebook, mode, parameters, wall time, status.
+- ``summary.json``      notebook, mode, parameters, wall time, peak memory, status.
 
-Mode: ``--fast`` / ``--full`` set ``COURSE_FAST`` for the notebook (default: keep the
-caller's ``COURSE_FAST``, i.e. full mode unless it is set). Parameters (``--epochs N``,
-``-p name value``) are injected by papermill after the cell tagged ``parameters``; a
-notebook without such a cell gets them in a new first cell, where its own later
-assignments override them, so the runner warns.
-
-Figures: the caller's environment has ``MPLBACKEND=Agg`` (nothing may try to open a
-window on a compute node); the notebook's kernel gets Matplotlib's *inline* backend,
-which also renders off-screen with Agg but keeps each figure in the notebook, from
-where it is saved to ``figures/``.
+Mode: ``--fast`` / ``--full`` (default: what ``COURSE_FAST`` says; unset means full).
+Parameters (``--epochs N``, ``-p NAME VALUE``) replace the values of the notebook's cell tagged
+``parameters`` (notebooks 02, 03 and 04 have one, with ``epochs``); the notebook runs through
+``course_lib.runner``, the course's one notebook runner.
 """
 
 from __future__ import annotations
@@ -31,19 +25,16 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import logging
 import os
 import platform
 import socket
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # course_lib without pip install
-from course_lib import environment  # noqa: E402
-
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+from course_lib import environment, runner  # noqa: E402
+from course_lib.config import RunMode  # noqa: E402
 
 
 def job_id() -> str | None:
@@ -65,7 +56,7 @@ def run_dir(out: Path, notebook: Path, now: datetime | None = None) -> Path:
 
 
 def parse_value(text: str):
-    """Papermill parameter values from the command line: numbers, booleans, None, else text.
+    """Parameter values from the command line: numbers, booleans, None, else text.
 
     >>> parse_value("5"), parse_value("0.5"), parse_value("true"), parse_value("adam")
     (5, 0.5, True, 'adam')
@@ -91,9 +82,8 @@ def environment_report() -> str:
         f"job id: {job_id() or '(not a batch job)'}",
         f"python: {sys.executable} ({platform.python_version()})",
         f"cpus usable: {environment.cpu_cores()} of {os.cpu_count()}",
+        "load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()),
     ]
-    if hasattr(os, "getloadavg"):
-        lines.append("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     for var in ("COURSE_FAST", "COURSE_DATA_DIR", "CUDA_VISIBLE_DEVICES", "SLURM_JOB_PARTITION",
                 "SLURM_JOB_NODELIST", "SLURM_GPUS_ON_NODE", "PBS_QUEUE", "PBS_NODEFILE"):
         if var in os.environ:
@@ -104,58 +94,27 @@ def environment_report() -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_figures(notebook_path: Path, figures: Path) -> list[Path]:
-    """Write every PNG the executed notebook shows to ``figures/cellNNN_K.png``."""
-    nb = json.loads(notebook_path.read_text(encoding="utf-8"))
-    saved = []
-    for c, cell in enumerate(nb.get("cells", [])):
-        k = 0
-        for output in cell.get("outputs", []):
-            png = output.get("data", {}).get("image/png")
-            if png:
-                figures.mkdir(exist_ok=True)
-                k += 1
-                path = figures / f"cell{c:03d}_{k}.png"
-                path.write_bytes(base64.b64decode("".join(png) if isinstance(png, list) else png))
-                saved.append(path)
+def save_figures(nb, figures: Path) -> int:
+    """Write every PNG the executed notebook shows to ``figures/cellNNN_K.png``; return how many."""
+    saved = 0
+    for c, cell in enumerate(nb.cells):
+        pngs = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for k, png in enumerate(pngs, start=1):
+            figures.mkdir(exist_ok=True)
+            (figures / f"cell{c:03d}_{k}.png").write_bytes(base64.b64decode(png))
+            saved += 1
     return saved
-
-
-def has_parameters_cell(notebook: Path) -> bool:
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    return any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.get("cells", []))
-
-
-class Tee:
-    """Write to the terminal (the scheduler's output file) and to run.log at once."""
-
-    def __init__(self, path: Path, stream) -> None:
-        self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        self.stream.write(text)
-        self.file.write(text)
-        self.file.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("notebook", type=Path)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--fast", action="store_true", help="COURSE_FAST=1: small data, few epochs")
-    mode.add_argument("--full", action="store_true", help="COURSE_FAST=0: the real thing")
-    p.add_argument("--epochs", type=int, help="papermill parameter 'epochs'")
+    mode.add_argument("--fast", action="store_true", help="small data, few epochs")
+    mode.add_argument("--full", action="store_true", help="the real thing")
+    p.add_argument("--epochs", type=int, help="the 'epochs' parameter (notebooks 02, 03, 04)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                   metavar=("NAME", "VALUE"), help="any papermill parameter (repeatable)")
+                   metavar=("NAME", "VALUE"), help="any parameter of the notebook (repeatable)")
     p.add_argument("--out", type=Path, default=Path("results/runs"), help="parent of the run folder")
     p.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     args = p.parse_args(argv)
@@ -167,57 +126,48 @@ def main(argv: list[str] | None = None) -> int:
         if args.epochs < 1:
             p.error(f"--epochs must be at least 1, got {args.epochs}")
         params["epochs"] = args.epochs
-    if args.fast or args.full:
-        os.environ["COURSE_FAST"] = "1" if args.fast else "0"
-    mode_name = "fast" if os.environ.get("COURSE_FAST", "").strip().lower() in ("1", "true", "yes", "on") else "full"
+    nb = runner.read(args.notebook)
+    tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if params and not tagged:
+        p.error(f"{args.notebook.name} has no cell tagged 'parameters', so {sorted(params)} would "
+                "change nothing; notebooks 02, 03 and 04 take --epochs")
+    unknown = [n for n in params if tagged and not any(f"{n} =" in c.source for c in tagged)]
+    if unknown:
+        p.error(f"{args.notebook.name}'s parameters cell sets no {unknown}; it reads:\n"
+                + "\n".join(c.source for c in tagged))
+    base = RunMode.from_env()
+    run_mode = RunMode.named("fast" if args.fast else "full", base.seed) if args.fast or args.full \
+        else base
 
     folder = run_dir(args.out, args.notebook)
-    log = Tee(folder / "run.log", sys.stdout)
-    executed = folder / args.notebook.name
-    say = lambda msg: log.write(f"[run_notebook] {msg}\n")  # noqa: E731
-    say(f"notebook {args.notebook}, {mode_name} mode, parameters {params or 'none'}")
-    say(f"writing to {folder}")
-    if params and not has_parameters_cell(args.notebook):
-        say("WARNING: the notebook has no cell tagged 'parameters'; papermill puts the "
-            "parameters in a new first cell, and the notebook may overwrite them.")
-    (folder / "environment.txt").write_text(environment_report(), encoding="utf-8")
+    with open(folder / "run.log", "a", encoding="utf-8") as log:
+        def say(text: str) -> None:
+            print(text, flush=True)
+            log.write(text + "\n")
+            log.flush()
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    kernel_env_backend = os.environ["MPLBACKEND"]
-    os.environ["MPLBACKEND"] = INLINE_BACKEND  # for the kernel only: figures stay in the notebook
-    import papermill as pm
+        say(f"[run_notebook] {args.notebook}, {run_mode.name} mode, parameters {params or 'none'}")
+        say(f"[run_notebook] writing to {folder}")
+        (folder / "environment.txt").write_text(environment_report(), encoding="utf-8")
+        run = runner.execute(nb, run_mode, name=args.notebook.name, cwd=args.notebook.resolve().parent,
+                             parameters=params, timeout=args.timeout,
+                             on_cell=lambda text: text and say(text.rstrip("\n")))
+        executed = folder / args.notebook.name
+        import nbformat
 
-    start = time.perf_counter()
-    status, error = "ok", ""
-    # With log_output, papermill logs every cell's printed output: send it to run.log.
-    handler = logging.StreamHandler(log)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("papermill").addHandler(handler)
-    logging.getLogger("papermill").setLevel(logging.INFO)
-    try:
-        pm.execute_notebook(
-            str(args.notebook), str(executed), parameters=params, log_output=True,
-            progress_bar=False, cwd=str(args.notebook.resolve().parent), execution_timeout=args.timeout,
-            kernel_name="python3",
-        )
-    except Exception as exc:  # papermill raises PapermillExecutionError on a failing cell
-        status, error = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-    finally:
-        logging.getLogger("papermill").removeHandler(handler)
-        os.environ["MPLBACKEND"] = kernel_env_backend
-    seconds = round(time.perf_counter() - start, 1)
-    figures = save_figures(executed, folder / "figures") if executed.exists() else []
-    summary = {
-        "notebook": str(args.notebook), "mode": mode_name, "parameters": params,
-        "status": status, "error": error, "seconds": seconds, "figures": len(figures),
-        "executed": str(executed), "job_id": job_id(), "host": socket.gethostname(),
-    }
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    say(f"{status} in {seconds} s; {len(figures)} figure(s); executed notebook {executed}")
-    if error:
-        say(f"error: {error}")
-    log.close()
-    return 0 if status == "ok" else 1
+        nbformat.write(run.notebook, str(executed))
+        figures = save_figures(run.notebook, folder / "figures")
+        status = "ok" if run.ok else "failed"
+        summary = {
+            "notebook": str(args.notebook), "mode": run_mode.name, "parameters": params,
+            "status": status, "error": run.error or "", "seconds": round(run.seconds, 1),
+            "peak_gib": round(run.peak_gib, 2), "figures": figures, "executed": str(executed),
+            "job_id": job_id(), "host": socket.gethostname(),
+        }
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        say(f"[run_notebook] {status} in {run.seconds:.1f} s; {figures} figure(s); executed "
+            f"notebook {executed}" + (f"\n[run_notebook] error: {run.error}" if run.error else ""))
+    return 0 if run.ok else 1
 
 
 if __name__ == "__main__":

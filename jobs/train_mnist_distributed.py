@@ -7,7 +7,7 @@
 
 Global batch = per-replica batch x replicas; learning rate scaled by the same factor;
 only the chief writes the checkpoint and results. All options: ``--help``. The code is
-in course_lib/distributed.py (the job scripts are jobs/slurm/train_distributed.sh and
+in course_lib/distributed/ (the job scripts are jobs/slurm/train_distributed.sh and
 jobs/pbs/train_distributed.pbs).
 """
 

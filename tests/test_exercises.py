@@ -105,17 +105,15 @@ def test_attendee_tool_is_deterministic(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", RUN_ATTENDEE, ids=lambda p: p.name)
 def test_attendee_version_runs(path, attendee_dir):
-    from nbclient import NotebookClient
+    from course_lib import runner
+    from course_lib.config import RunMode
 
     nb = nbformat.read(attendee_dir / path.name, as_version=4)
-    client = NotebookClient(
-        nb, timeout=300, kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},  # same working directory as the original
-    )
-    client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    setup_out = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    # same working directory as the original
+    run = runner.execute(nb, RunMode.from_env(), name=path.name, cwd=path.parent, timeout=300,
+                         measure=False)
+    assert run.ok, run.traceback
+    setup_out = "".join(o.get("text", "") for c in run.notebook.cells for o in c.get("outputs", []))
     assert "Running in fast mode" in setup_out
 
 

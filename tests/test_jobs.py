@@ -118,3 +118,23 @@ def test_selfscaling_seeds_job_writes_the_results_notebook_11_reads(tmp_path):
     assert all(r["val_accuracy"] > 0.2 for r in runs)  # chance is 0.1 (ten classes)
     assert summary["meta"]["mode"] == "fast" and summary["meta"]["host"]
     assert "| group sparsity 0.01 |" in out.read_text(encoding="utf-8")
+
+
+def test_parameters_the_job_docs_promise_are_set_by_the_notebooks_parameters_cell():
+    import nbformat
+
+    docs = "\n".join((ROOT / f).read_text() for f in ["jobs/README.md", *NOTEBOOK_SCRIPTS])
+    promised = re.findall(r"(notebooks/\d\d_\w+\.ipynb)[^\n]*?(?:--epochs|EPOCHS=)", docs)
+    assert promised, "the job docs show --epochs on a notebook"
+    for path in set(promised):
+        cells = [c for c in nbformat.read(ROOT / path, as_version=4).cells
+                 if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1 and re.search(r"^epochs = ", cells[0].source, re.M), path
+
+
+def test_a_parameter_the_notebook_does_not_set_is_refused_before_anything_runs(tmp_path):
+    result = run_script("jobs/slurm/run_notebook.sh", FIXTURE, "--fast", "-p", "epoch", "3",
+                        "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "sets no ['epoch']" in result.stderr and "epochs = 2" in result.stderr
+    assert not list(tmp_path.iterdir())

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -33,7 +32,6 @@ import pytest
 from course_lib import course_files
 from tools import colab, export_requirements, package_files
 from tools.scratch_env import scratch_venv
-from tools.site_execute import KERNEL_DIED_AT_START, KERNEL_START_ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -179,35 +177,31 @@ def _run(python: Path, *args: str, cwd: Path, timeout: int = 300) -> str:
 
 
 def _execute_notebook(python: Path, name: str, cwd: Path) -> None:
-    """Execute ``name`` with nbconvert into ``executed.ipynb``; start again if the kernel died
-    before running anything (another process took one of its ports: see conftest.py)."""
-    args = ("-m", "nbconvert", "--to", "notebook", "--execute",
-            f"--ExecutePreprocessor.timeout={NOTEBOOK_TIMEOUT_S}", "--output", "executed.ipynb", name)
-    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-        done = subprocess.run([str(python), *args], cwd=cwd, env=_clean_env(), capture_output=True,
-                              text=True, timeout=NOTEBOOK_TIMEOUT_S + 60)
-        if done.returncode == 0:
-            return
-        if KERNEL_DIED_AT_START not in done.stderr or attempt == KERNEL_START_ATTEMPTS:
-            raise AssertionError(f"{args} (start {attempt}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        warnings.warn(f"{name}: the kernel died at start (try {attempt}); starting it again", stacklevel=2)
+    """Execute ``name`` into ``executed/`` with the installed course's own runner."""
+    _run(python, "-m", "course_lib.runner", name, "--out", "executed",
+         "--timeout", str(NOTEBOOK_TIMEOUT_S), cwd=cwd, timeout=NOTEBOOK_TIMEOUT_S + 60)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["07_gpu_vs_cpu.ipynb", "08_scaling_out.ipynb"])
-def test_notebook_runs_from_an_installed_wheel(name, wheel, tmp_path):
+def test_a_notebook_runs_from_an_installed_wheel_with_its_packaged_files(wheel, tmp_path):
+    """What notebooks 07, 08 and 11 need from the package, in a learner's folder without the
+    repository; executed by the installed course's own runner (nbval runs the notebooks)."""
     python = _fresh_env(tmp_path)
     _run(python, "-m", "pip", "install", "--no-index", "--timeout", "30", str(wheel), cwd=tmp_path)
     course = tmp_path / "course"  # a learner's folder: the notebook and nothing else
     course.mkdir()
-    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    nb.cells.insert(2, nbformat.v4.new_code_cell(
-        "import course_lib\nprint('COURSE_LIB_AT', course_lib.__file__)"))
-    nbformat.write(nb, course / name)
-    _execute_notebook(python, name, cwd=course)
-    executed = nbformat.read(course / "executed.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for o in executed.cells[2].outputs)
-    location = Path(printed.split("COURSE_LIB_AT", 1)[1].strip())
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import course_lib, course_lib.distributed, course_lib.selfscaling\n"
+        "from course_lib import course_files\n"
+        "print('COURSE_LIB_AT', course_lib.__file__)\n"
+        "print('FILES', sorted(len(course_files.read_text(n)) > 100 for n in course_files.ORIGINALS))")]
+    nbformat.write(nb, course / "packaged.ipynb")
+    _execute_notebook(python, "packaged.ipynb", cwd=course)
+    executed = nbformat.read(course / "executed" / "packaged.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    assert f"FILES {[True] * len(course_files.ORIGINALS)}" in printed
+    location = Path(printed.split("COURSE_LIB_AT", 1)[1].split()[0])
     assert (tmp_path / "env") in location.parents, f"course_lib came from {location}, not the wheel"
     assert ROOT not in location.parents
 

@@ -7,8 +7,6 @@
 
 # No display on a compute node: Matplotlib must never try to open a window.
 export MPLBACKEND=Agg
-# TensorFlow's C++ start-up chatter off (errors still show).
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # course_lib importable even without `pip install -e .`
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 

@@ -2,7 +2,7 @@
 # Run one course notebook headless on a Slurm cluster (or directly, without Slurm).
 #
 #   sbatch jobs/slurm/run_notebook.sh notebooks/07_gpu_vs_cpu.ipynb --full
-#   sbatch jobs/slurm/run_notebook.sh notebooks/03_mnist_mlp.ipynb --epochs 20
+#   sbatch jobs/slurm/run_notebook.sh notebooks/04_five_layer_network.ipynb --full --epochs 30
 #   bash   jobs/slurm/run_notebook.sh notebooks/07_gpu_vs_cpu.ipynb --fast   # no scheduler
 #
 # Options after the notebook: --fast | --full, --epochs N, -p NAME VALUE, --out DIR,
