@@ -65,8 +65,8 @@ def reference_schedule(config: DriftConfig) -> DriftConfig:
 
 # The reference's four runs (reference hidden sizes / 10-class accuracy in the results file).
 # Group sparsity keeps the reference's multiplier 1: its penalty gradient does not shrink with
-# the weights, and at 1.5 it pruned to 61 neurons (3rd layer: 4) with 0.336 validation accuracy,
-# against about 136 and 0.38 in the reference (results/selfscaling_results.md has both runs).
+# the weights, and at 1.5 it pruned to 61 neurons (3rd layer: 4) with 0.336 validation accuracy
+# in a single run, against about 136 and 0.38 in the reference.
 DRIFT_CONFIGS = (
     DriftConfig("weighted L1 1e-6", "weighted_l1", 1e-6, 300, 40, 10, 5),
     DriftConfig("weighted L1 1e-5", "weighted_l1", 1e-5, 300, 40, 10, 5),
@@ -86,8 +86,8 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     ]
 
 
-# The 4000-neuron start: notebook 10's kernel peaked at 3.84 GiB with it (9.1 GiB before the
-# engine's memory fixes; results/notebook_runs.md). An "8 GB" laptop reports about 7.6 GiB and
+# The 4000-neuron start: notebook 10's kernel peaked at 3.84 GiB with it
+# (results/notebook_runs.md). An "8 GB" laptop reports about 7.6 GiB and
 # needs room for its system and browser, so 6 GiB machines run it; smaller ones not.
 WIDE_START_MIN_RAM_GIB = 6.0
 
@@ -332,14 +332,28 @@ def run_static(
 
 
 SEED_RESULTS = "selfscaling_results.json"  # written by benchmarks/selfscaling_reproduce.py
+SEED_RESULTS_COMMAND = "python benchmarks/selfscaling_reproduce.py --seeds 42 43 44"
 
 
-def load_seed_results(path: str | Path | None = None) -> tuple[dict, str]:
+def seed_results_code(results: dict) -> str | None:
+    """The :func:`code_version` a seed-results file was made with (None if it records none).
+
+    >>> seed_results_code({"provenance": {"selfscaling_code": "abc"}, "meta": {"code": "abc"}})
+    'abc'
+    """
+    found = (results.get("provenance") or {}).get("selfscaling_code")
+    return found or (results.get("meta") or {}).get("code")
+
+
+def load_seed_results(path: str | Path | None = None, *, check_code: bool = True
+                      ) -> tuple[dict, str]:
     """The drift experiment over several seeds, and where the file was read from.
 
     ``path`` defaults to ``results/selfscaling_results.json`` of the repository this code runs
     from (written by ``jobs/slurm/selfscaling_seeds.sh``), or, when ``course_lib`` is installed
-    as a wheel (Colab), the copy packaged with it.
+    as a wheel (Colab), the copy packaged with it. Raises :class:`StaleResultsError`, saying
+    how to regenerate them, for results made with other self-scaling code than this
+    (``check_code=False`` reads them anyway, e.g. to inspect the file).
     """
     if path is None:
         in_repo = Path(__file__).resolve().parents[2] / "results" / SEED_RESULTS
@@ -348,12 +362,28 @@ def load_seed_results(path: str | Path | None = None) -> tuple[dict, str]:
         else:
             from course_lib.course_files import read_text
 
-            return json.loads(read_text(SEED_RESULTS)), f"the copy packaged with course_lib ({SEED_RESULTS})"
+            results = json.loads(read_text(SEED_RESULTS))
+            source = f"the copy packaged with course_lib ({SEED_RESULTS})"
+            return (_current(results, source) if check_code else results), source
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run jobs/slurm/selfscaling_seeds.sh "
-                                f"(or benchmarks/selfscaling_reproduce.py --seeds 42 43 44) to make it.")
-    return json.loads(path.read_text(encoding="utf-8")), str(path)
+                                f"(or {SEED_RESULTS_COMMAND}) to make it.")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    return (_current(results, str(path)) if check_code else results), str(path)
+
+
+def _current(results: dict, source: str) -> dict:
+    """``results`` if made with this self-scaling code, else :class:`StaleResultsError`."""
+    made_with, now = seed_results_code(results), code_version()
+    if made_with != now:
+        raise StaleResultsError(
+            f"{source} was made with other self-scaling code (code digest {made_with}; this "
+            f"code's is {now}); refusing to use it. Regenerate it with `{SEED_RESULTS_COMMAND}` "
+            "(about 30 minutes per seed on 2 CPU cores; `sbatch jobs/slurm/selfscaling_seeds.sh` "
+            "on a cluster), then `python tools/package_files.py` refreshes the packaged copy."
+        )
+    return results
 
 
 def compare_over_seeds(runs: Sequence[dict]) -> dict:
