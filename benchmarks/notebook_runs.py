@@ -1,268 +1,103 @@
 """Run notebooks top to bottom, as a learner would, and record wall time and peak memory.
 
-Each notebook is executed in a fresh Jupyter kernel with nbclient, in fast or full mode
-(``COURSE_FAST`` is set for the kernel). While it runs, a background thread samples the
-resident memory (RSS) of the kernel process and everything it started, every 0.2 s, and
-keeps the peak. The committed notebooks are only read: outputs stay in memory and are
-never written back.
-
-The result is a markdown table (notebook, mode, wall time, peak RSS, pass/fail, data
-source, load average) with a description of the machine, written to
-``results/notebook_runs.md`` unless ``--out`` says otherwise.
-
-Targets (from the course's issue): a notebook finishes within 10 minutes in full mode and
-2 minutes in fast mode, and its kernel peaks at no more than 4 GiB.
+Each notebook runs once, alone, in a fresh kernel through ``course_lib.runner`` (the course's
+one notebook runner), which also samples the kernel's memory and CPU time. The rows measured
+replace those of the same notebook, mode and Keras backend in ``results/notebook_runs.md``;
+every row names its commit, and the file's header names this run (``benchmarks/provenance.py``).
 
 Usage::
 
-    .venv/bin/python benchmarks/notebook_runs.py --mode full
-    .venv/bin/python benchmarks/notebook_runs.py --mode fast notebooks/01_*.ipynb --out /tmp/fast.md
-    .venv/bin/python benchmarks/notebook_runs.py --mode full notebooks/04_*.ipynb --append
+    .venv/bin/python benchmarks/notebook_runs.py --mode full               # every notebook
+    .venv/bin/python benchmarks/notebook_runs.py --mode fast notebooks/01_*.ipynb
+    .venv/bin/python benchmarks/notebook_runs.py --mode full notebooks/06_*.ipynb --out /tmp/06.md
 
-Set ``COURSE_DATA_DIR`` as for the notebooks themselves. The wall time includes starting
-the kernel and importing TensorFlow, as "Restart kernel and run all" would.
+Set ``COURSE_DATA_DIR`` as for the notebooks. The wall time includes starting the kernel and
+importing TensorFlow, as "Restart kernel and run all" would.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
-import subprocess
+import re
 import sys
-import threading
-import time
-from dataclasses import dataclass
-from importlib import metadata
+from datetime import date
 from pathlib import Path
 
-import nbformat
-import psutil
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+import provenance
 
-from course_lib.environment import BACKEND_PACKAGES, cpu_model
+from course_lib import runner
+from course_lib.config import RunMode
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "results" / "notebook_runs.md"
-
-TARGET_SECONDS = {"full": 600.0, "fast": 120.0}
-# The self-scaling experiment (four CIFAR-10 drift runs) has its own aim in full mode.
-TARGET_FULL_SECONDS_BY_NOTEBOOK = {"10_self_scaling_cifar10_drift.ipynb": 1800.0}
-TARGET_PEAK_GIB = 4.0
-GIB = 1024**3
-
-
-@dataclass
-class Run:
-    notebook: str
-    mode: str
-    seconds: float
-    cpu_seconds: float
-    peak_bytes: int
-    ok: bool
-    error: str
-    data_source: str
-    load_before: float
-    load_after: float
-
-    @property
-    def peak_gib(self) -> float:
-        return self.peak_bytes / GIB
-
-    def targets(self) -> str:
-        limit = TARGET_SECONDS[self.mode]
-        if self.mode == "full":
-            limit = TARGET_FULL_SECONDS_BY_NOTEBOOK.get(self.notebook, limit)
-        time_ok = self.seconds <= limit
-        memory_ok = self.peak_gib <= TARGET_PEAK_GIB
-        return ", ".join([
-            f"time {'met' if time_ok else 'NOT met'}",
-            f"memory {'met' if memory_ok else 'NOT met'}",
-        ])
+CODE = ["benchmarks/notebook_runs.py", "course_lib", "notebooks"]
+#: Wall-time targets in seconds, by mode and notebook-name prefix (the first that matches).
+TARGET_SECONDS = {"full": (("0[1-6]_", 360.0), ("10_", 1200.0), ("", 600.0)),
+                  "fast": (("", 120.0),)}
+TARGET_GIB = (("10_", 3.0), ("", 4.0))
+COLUMNS = ("notebook", "mode", "Keras backend", "wall s", "kernel CPU s", "peak RSS GiB", "result",
+           "targets", "data source", "load avg (1 min) before → after", "commit", "machine", "date")
+METHOD = (
+    "Targets: full mode within 360 s for notebooks 01-06, 1,200 s for notebook 10 and 600 s for "
+    "the others; fast mode within 120 s; peak kernel memory within 3 GiB for notebook 10 and "
+    "4 GiB for the others. Each notebook runs alone in a fresh kernel (course_lib.runner, "
+    "nbclient); wall time covers kernel start to last cell. Peak RSS is the largest sum of "
+    "resident memory of the kernel and its child processes, sampled every 0.2 s; kernel CPU s is "
+    "their user + system time, which changes little when other work competes for the CPU. A load "
+    "average above the 2 cores means something else ran. Each row is the latest measurement of "
+    "its notebook, mode and backend, and names its commit and machine; the line above names the "
+    "newest run. The data source `data_dir` is `COURSE_DATA_DIR`.")
 
 
-class PeakMemory:
-    """Sample the summed RSS of this process's descendants (the kernel and its children).
+def target(table: tuple, name: str) -> float:
+    """The first target whose prefix pattern matches ``name``.
 
-    Only one notebook runs at a time and this script starts no other processes, so the
-    descendants are exactly the kernel and whatever it spawned.
+    >>> target(TARGET_SECONDS["full"], "04_five_layer_network.ipynb"), target(TARGET_GIB, "09_x")
+    (360.0, 4.0)
     """
-
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._cpu: dict[int, float] = {}  # last CPU time (user + system) seen per process
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._me = psutil.Process()
-
-    def _sample(self) -> int:
-        total = 0
-        for proc in self._me.children(recursive=True):
-            try:
-                total += proc.memory_info().rss
-                times = proc.cpu_times()
-                self._cpu[proc.pid] = times.user + times.system
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass  # a child that just exited
-        return total
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def cpu_seconds(self) -> float:
-        """CPU time used by the kernel and its children, as of the last sample."""
-        return sum(self._cpu.values())
+    return next(value for prefix, value in table if re.match(prefix, name))
 
 
-def version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+def targets(name: str, mode: str, seconds: float, peak_gib: float) -> str:
+    """Whether a run met its targets.
+
+    >>> targets("04_five_layer_network.ipynb", "full", 391.2, 1.7)
+    'time NOT met, memory met'
+    """
+    time_ok = seconds <= target(TARGET_SECONDS[mode], name)
+    memory_ok = peak_gib <= target(TARGET_GIB, name)
+    return f"time {'met' if time_ok else 'NOT met'}, memory {'met' if memory_ok else 'NOT met'}"
 
 
-def machine_description() -> list[str]:
-    vm = psutil.virtual_memory()
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    return [
-        f"- CPU: {cpu_model()}; {psutil.cpu_count(logical=True)} logical cores "
-        f"({psutil.cpu_count(logical=False)} physical)",
-        f"- RAM: {vm.total / GIB:.1f} GiB total, {vm.available / GIB:.1f} GiB available at start",
-        f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"TensorFlow {version('tensorflow')}, Keras {version('keras')}",
-        # The kernels inherit KERAS_BACKEND, which chooses the backend their Keras runs on.
-        f"- Keras backend: {backend} {version(BACKEND_PACKAGES.get(backend, backend))} "
-        f"(KERAS_BACKEND)",
-    ]
+def row(run: runner.Run, mode: str, load: tuple[float, float], commit: str, machine: str) -> list[str]:
+    return [run.name, mode, os.environ.get("KERAS_BACKEND", "tensorflow"), f"{run.seconds:.1f}",
+            f"{run.cpu_seconds:.0f}", f"{run.peak_gib:.2f}",
+            "pass" if run.ok else f"FAIL ({run.error})", "", run.data_sources,
+            f"{load[0]:.2f} → {load[1]:.2f}", commit, machine, date.today().isoformat()]
 
 
-def git_state(paths: list[Path]) -> str:
-    """The commit measured, and which of the notebooks differ from it (if any)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True, timeout=60).stdout.strip()
-        files = [str(p.resolve()) for p in paths]
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT,
-                               text=True, capture_output=True, check=True,
-                               timeout=60).stdout.rstrip("\n")
-    except (OSError, subprocess.SubprocessError):
-        return "not a git checkout"
-    if not dirty:
-        return f"commit {head}, notebooks unmodified"
-    changed = ", ".join(line[3:] for line in dirty.splitlines())  # porcelain: "XY path"
-    return f"commit {head}, with uncommitted changes to {changed}"
+def read_rows(path: Path) -> dict[tuple[str, str, str], list[str]]:
+    """The table rows of an existing results file, by (notebook, mode, backend)."""
+    rows = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("| ") and len(cells) == len(COLUMNS) and cells[0].endswith(".ipynb"):
+                rows[(cells[0], cells[1], cells[2])] = cells
+    return rows
 
 
-def read_sources(nb) -> str:
-    """Which dataset came from where, as the notebook announced it when loading."""
-    from course_lib.data import announced_sources, printed_text
-
-    outputs = [out for cell in nb.cells for out in cell.get("outputs", [])]
-    return ", ".join(sorted(announced_sources(printed_text(outputs)))) or "no dataset"
-
-
-def run_notebook(path: Path, mode: str, timeout: int, interval: float) -> Run:
-    nb = nbformat.read(path, as_version=4)  # read only; never written back
-    os.environ["COURSE_FAST"] = "1" if mode == "fast" else "0"
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    load_before = os.getloadavg()[0]
-    ok, error = True, ""
-    start = time.perf_counter()
-    with PeakMemory(interval) as memory:
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            ok = False
-            error = f"{exc.ename}: {exc.evalue}"[:200]
-        except (CellTimeoutError, DeadKernelError) as exc:
-            ok = False
-            error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    seconds = time.perf_counter() - start
-    return Run(
-        notebook=path.name,
-        mode=mode,
-        seconds=seconds,
-        cpu_seconds=memory.cpu_seconds,
-        peak_bytes=memory.peak,
-        ok=ok,
-        error=error,
-        data_source=read_sources(nb),
-        load_before=load_before,
-        load_after=os.getloadavg()[0],
-    )
-
-
-def header() -> str:
-    """The top of the results file: what is measured, how, and against which targets."""
-    return "\n".join([
-        "# Notebook runs: wall time and peak memory",
-        "",
-        "Written by `benchmarks/notebook_runs.py`. Targets: wall time <= "
-        f"{TARGET_SECONDS['full']:.0f} s per notebook in full mode and <= "
-        f"{TARGET_SECONDS['fast']:.0f} s in fast mode ("
-        + "; ".join(f"full mode, {nb}: <= {s:.0f} s"
-                    for nb, s in TARGET_FULL_SECONDS_BY_NOTEBOOK.items())
-        + "); "
-        "peak kernel memory <= "
-        f"{TARGET_PEAK_GIB:.0f} GiB.",
-        "",
-        "How it is measured: each notebook runs in a fresh kernel (nbclient); wall time covers "
-        "kernel start to last cell. Peak RSS is the largest sum of resident memory of the kernel "
-        "and its child processes, sampled every 0.2 s (a spike shorter than that can be missed). "
-        "Kernel CPU s is the user + system CPU time of the same processes: it changes little "
-        "when other work competes for the CPU, so it helps to read wall times taken under load. "
-        "The load average is the machine's; a value above its core count means other work "
-        "was competing for the CPU during the run.",
-        "",
-    ])
-
-
-def markdown(
-    runs: list[Run], mode: str, command: str, started: dt.datetime, version: str
-) -> str:
-    """One section: when, how, on what machine, and the table of runs."""
-    lines = [
-        f"## {started:%Y-%m-%d %H:%M}, {mode} mode",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"- Notebooks: {version}",
-        *machine_description(),
-        f"- COURSE_DATA_DIR: {os.environ.get('COURSE_DATA_DIR') or '(unset)'}",
-        "",
-        "| notebook | mode | wall s | kernel CPU s | peak RSS GiB | result | targets | "
-        "data source | load avg (1 min) before → after |",
-        "|---|---|---:|---:|---:|---|---|---|---|",
-    ]
-    for r in runs:
-        result = "pass" if r.ok else f"FAIL ({r.error})"
-        lines.append(
-            f"| {r.notebook} | {r.mode} | {r.seconds:.1f} | {r.cpu_seconds:.0f} | "
-            f"{r.peak_gib:.2f} | {result} | "
-            f"{r.targets()} | {r.data_source} | {r.load_before:.2f} → {r.load_after:.2f} |"
-        )
-    lines.append("")
-    return "\n".join(lines)
+def render(rows: dict, header: str) -> str:
+    """The results file; every row's targets column judged against today's targets."""
+    for r in rows.values():
+        r[7] = targets(r[0], r[1], float(r[3]), float(r[5]))
+    lines = ["# Notebook runs: wall time and peak memory", "", header]
+    for mode in ("full", "fast"):
+        lines += ["", f"## {mode.capitalize()} mode", "", "| " + " | ".join(COLUMNS) + " |",
+                  "|---|---|---|---:|---:|---:|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(r) + " |" for key, r in sorted(rows.items()) if key[1] == mode]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,43 +105,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to run (default: every notebooks/*.ipynb)")
     parser.add_argument("--mode", choices=("fast", "full"), default="full")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"markdown file to write (default {DEFAULT_OUT.relative_to(ROOT)})")
-    parser.add_argument("--append", action="store_true",
-                        help="add this run as a new section instead of replacing the file")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
-    parser.add_argument("--interval", type=float, default=0.2, help="memory sampling interval, s")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file to update")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-
-    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    if not paths:
-        parser.error(f"no notebooks found in {NOTEBOOKS}")
+    if args.out.exists() and not args.out.is_file():
+        parser.error(f"--out {args.out} is not a file; give the Markdown file to update")
 
-    started = dt.datetime.now()
-    version = git_state(paths)
-    command = "python benchmarks/notebook_runs.py " + " ".join(
-        sys.argv[1:] if argv is None else argv)
-    runs = []
+    command = "python benchmarks/notebook_runs.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    started = provenance.start(CODE)
+    machine = provenance.machine_info()
+    where = f"{machine['cpu']}, {machine['cores']} cores"
+    mode = RunMode.named(args.mode, RunMode.from_env().seed)
+    rows, ok = read_rows(args.out), True
     for path in paths:
-        print(f"{path.name} ({args.mode} mode) ...", flush=True)
-        run = run_notebook(path.resolve(), args.mode, args.timeout, args.interval)
-        runs.append(run)
-        status = "pass" if run.ok else f"FAIL: {run.error}"
-        print(f"  {run.seconds:.1f} s wall, {run.cpu_seconds:.0f} s CPU, "
-              f"peak {run.peak_gib:.2f} GiB, {status}", flush=True)
-
+        print(f"{path.name} ({mode.name} mode) ...", flush=True)
+        before = os.getloadavg()[0]
+        run = runner.execute(path, mode, timeout=args.timeout)
+        ok &= run.ok
+        new = row(run, mode.name, (before, os.getloadavg()[0]), started["commit"], where)
+        rows[tuple(new[:3])] = new
+        print(f"  {run.seconds:.1f} s wall, {run.cpu_seconds:.0f} s CPU, peak {run.peak_gib:.2f} GiB, "
+              f"{new[6]}; {targets(run.name, mode.name, run.seconds, run.peak_gib)}", flush=True)
+    header = provenance.markdown_header(command.strip(), CODE, METHOD, started=started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    section = markdown(runs, args.mode, command.strip(), started, version)
-    if args.append and args.out.exists():
-        text = args.out.read_text(encoding="utf-8").rstrip() + "\n\n" + section
-    else:
-        text = header() + "\n" + section
-    args.out.write_text(text, encoding="utf-8")
+    args.out.write_text(render(rows, header), encoding="utf-8")
     print(f"wrote {args.out}")
-    return 0 if all(r.ok for r in runs) else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

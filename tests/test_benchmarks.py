@@ -82,3 +82,27 @@ def test_each_row_names_the_machine_it_ran_on(reproduce):
     assert "- not recorded (runs made before each row kept its machine): 5-layer, ReLU (tensorflow)" in table
     # the machine of a new run is this one's, whatever machine rendered the older rows
     assert reproduce.cpu_description() in reproduce.machine()
+
+
+def test_notebook_runs_replaces_its_own_rows_keeps_the_others_and_names_this_run(tmp_path, monkeypatch):
+    import nbformat
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("notebook_runs", ROOT / "benchmarks" / "notebook_runs.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    nb = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), nb)
+    out = tmp_path / "runs.md"
+    old = ["09_other.ipynb", "full", "tensorflow", "700.0", "650", "1.00", "pass", "time met, memory met",
+           "no dataset", "0.50 → 0.60", "abc1234", "CPU X, 2 cores", "2026-12-01"]
+    stale = ["01_tiny.ipynb", "fast", "tensorflow", "99.0", "9", "9.00", "pass", "x", "no dataset",
+             "0.50 → 0.60", "abc1234", "CPU X, 2 cores", "2026-12-01"]
+    out.write_text(bench.render({tuple(r[:3]): r for r in (old, stale)}, "old header"))
+    assert bench.main([str(nb), "--mode", "fast", "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = bench.read_rows(out)
+    assert rows[("09_other.ipynb", "full", "tensorflow")][7] == "time NOT met, memory met"  # 600-s target
+    tiny = rows[("01_tiny.ipynb", "fast", "tensorflow")]
+    assert tiny[3] != "99.0" and tiny[6] == "pass" and float(tiny[5]) < 4
+    assert "<!-- provenance" in text and "old header" not in text and "code digest" in text
