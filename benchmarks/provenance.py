@@ -172,6 +172,17 @@ def code_digest(paths: Iterable[str | os.PathLike], *, commit: str | None = None
     return digest.hexdigest()[:12]
 
 
+def changed_files(paths: Iterable[str | os.PathLike], commit: str, *, root: Path = ROOT
+                  ) -> list[str]:
+    """The files ``paths`` cover whose content differs between ``commit`` and the working tree.
+
+    Files present on one side only count as changed.
+    """
+    then = code_files(paths, commit=commit, root=root, missing_ok=True)
+    now = code_files(paths, root=root, missing_ok=True)
+    return sorted(n for n in set(then) | set(now) if then.get(n) != now.get(n))
+
+
 def commit_label(paths: Iterable[str | os.PathLike], *, root: Path = ROOT) -> str:
     """``git rev-parse --short HEAD``, plus " + uncommitted changes" when ``paths`` are dirty.
 
@@ -385,12 +396,13 @@ def status(root: Path = ROOT) -> list[dict]:
     """Each table's recorded code digest against its code's digest now, and the verdict.
 
     Every row has ``file``, ``recorded``, ``current``, ``state`` (:data:`CURRENT`,
-    :data:`STALE` or :data:`NONE`) and ``command``.
+    :data:`STALE` or :data:`NONE`), ``command`` and, for a stale table whose commit git knows,
+    ``changed``: the files changed since (else None).
     """
     rows = []
     for path in tables(root):
         row = {"file": path.relative_to(root).as_posix(), "recorded": "-", "current": "-",
-               "state": NONE, "command": "-"}
+               "state": NONE, "command": "-", "changed": None}
         try:
             found = read_provenance(path)
         except ValueError as exc:
@@ -399,6 +411,12 @@ def status(root: Path = ROOT) -> list[dict]:
             now = code_digest(found["code_paths"], root=root, missing_ok=True)
             row.update(recorded=found["code_digest"], current=now, command=found.get("command", "-"),
                        state=CURRENT if now == found["code_digest"] else STALE)
+            commit = re.match(r"[0-9a-f]{7,40}\b", str(found.get("commit", "")))
+            if row["state"] == STALE and commit:
+                try:
+                    row["changed"] = changed_files(found["code_paths"], commit.group(0), root=root)
+                except GitError:  # a commit this clone does not have
+                    pass
         rows.append(row)
     return rows
 
@@ -408,8 +426,15 @@ def format_status(rows: Sequence[dict]) -> str:
     head = ("file", "recorded", "current", "status")
     lines = [head] + [(r["file"], r["recorded"], r["current"], r["state"]) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(3)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line[:3], widths, strict=True))
-                     + "  " + line[3] for line in lines)
+    out = []
+    for line, row in zip(lines, [None, *rows], strict=True):
+        out.append("  ".join(c.ljust(w) for c, w in zip(line[:3], widths, strict=True))
+                   + "  " + line[3])
+        if row and row.get("changed"):
+            names = row["changed"]
+            more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+            out.append(f"    changed since: {', '.join(names[:6])}{more}")
+    return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None, *, root: Path = ROOT) -> int:

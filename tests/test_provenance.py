@@ -160,3 +160,4 @@ def test_status_command_exits_zero_and_lists_every_table(prov, repo, capsys):
                for line in out.splitlines())
     assert any(line.startswith("results/plain.md") and line.endswith(prov.NONE)
                for line in out.splitlines())
+    assert "    changed since: pkg/model.py\n" in out  # what made it stale
