@@ -143,7 +143,9 @@ results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_reproduce.py --seeds 42 43 44
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_speed.py
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode full
-	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode fast --append
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode fast
+	KERAS_BACKEND=jax $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
+	KERAS_BACKEND=torch $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
 	$(BIN)/python benchmarks/provenance.py status
 
 attendee: $(VENV)/.dev-installed
