@@ -311,7 +311,7 @@ def locate(
         raise ValueError(f"source={source!r} is not one of {SOURCES}.")
     folder = Path(data_dir).expanduser() if data_dir is not None else config.data_dir_from_env()
     if allow_standin is None:
-        allow_standin = config.env_flag(config.FAST_ENV) or config.env_flag(config.STANDIN_ENV)
+        allow_standin = config.RunMode.from_env().fast or config.env_flag(config.STANDIN_ENV)
     if source == "standin" or (source == "auto" and config.env_flag(config.STANDIN_ENV)):
         return _standin(spec, seed)
     if source == "data_dir":

@@ -79,6 +79,7 @@ def train_mnist(
     verify_dir: str | os.PathLike | None = None,
     seed: int = 0,
     verbose: bool = True,
+    allow_standin: bool | None = None,
 ) -> TrainResult:
     """Train the course CNN (:func:`course_lib.models.mnist_cnn`) on MNIST with ``strategy``
     in a custom training loop.
@@ -106,7 +107,8 @@ def train_mnist(
     chief = chief_of(task_type, task_id, cluster)
     workers = max(1, sum(len(v) for v in cluster.values()))
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(n_train=n_train, n_test=n_test, verbose=chief and verbose)
+    (x_train, y_train), (x_test, y_test) = load_mnist(n_train=n_train, n_test=n_test, verbose=chief and verbose,
+                                                      allow_standin=allow_standin)
     # Training images stay uint8 until a batch is drawn: as float32 the array, the dataset's
     # copy of it and the shuffle buffer each took four times the memory, per worker.
     x_train = x_train[..., None]
