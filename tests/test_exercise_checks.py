@@ -125,17 +125,18 @@ def test_every_check_has_right_and_wrong_answers_here():
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_right_answer_passes(name, capsys):
-    assert exercise(name).check(RIGHT[name]) is True
-    assert "correct" in capsys.readouterr().out
+    assert exercise(name).check(RIGHT[name]).ok is True
+    assert capsys.readouterr().out == f"Exercise {name}: correct.\n"
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_wrong_answers_fail_with_feedback(name, capsys):
     for answer in WRONG[name]:
-        assert exercise(name).check(answer) is False
+        assert exercise(name).check(answer).ok is False
         out = capsys.readouterr().out
-        assert "not yet" in out and ".hint()" in out
-    assert exercise(name).check(...) is False
+        assert "not yet" in out and out.endswith("Need a nudge? Run .hint().\n")
+        assert out.count("\n") == 1, f"one line, not {out!r}"
+    assert exercise(name).check(...).ok is False
     assert "not answered yet" in capsys.readouterr().out
     exercise(name).hint()
     assert capsys.readouterr().out.startswith(f"Hint for exercise {name}:")
@@ -156,3 +157,11 @@ def test_notebook_offers_the_check_and_its_solution_uses_it(name):
         f"{path.name}: a cell outside the solutions must offer exercise({name!r})"
     assert any(make_attendee.is_solution(c) and f"q{number}.check(" in c.source for c in cells), \
         f"{path.name}: the solution to exercise {number} should run its check"
+
+
+def test_a_check_cell_shows_its_printed_line_and_nothing_else():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    formatter = InteractiveShell.instance().display_formatter
+    for verdict in (exercise("03.1").check(...), exercise("03.1").check((0.6931, 4.6052))):
+        assert formatter.format(verdict) == ({}, {})  # no Out[n]: False under the message

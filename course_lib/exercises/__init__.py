@@ -11,10 +11,10 @@ notebooks' solution cells, which the attendee build removes; the checks and hint
 >>> q = exercise("03.1")
 >>> q.check((0.6931, 4.6052))
 Exercise 03.1: correct.
-True
+Verdict(True)
 >>> q.check(None)
-Exercise 03.1: not answered yet. Replace the ... with your answer, then run the cell again.
-False
+Exercise 03.1: not answered yet. Put your answer in place of the ... and run the cell again.
+Verdict(False)
 """
 
 from __future__ import annotations

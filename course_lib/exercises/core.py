@@ -10,15 +10,37 @@ from typing import Any
 NOT_ANSWERED = (None, Ellipsis)
 
 
+class Verdict:
+    """What :meth:`Exercise.check` returns: true when right. A notebook shows nothing for it:
+    the one line ``check`` printed says it all.
+
+    >>> bool(Verdict(True)), Verdict(False)
+    (True, Verdict(False))
+    """
+
+    __slots__ = ("ok",)
+
+    def __init__(self, ok: bool) -> None:
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self) -> None:
+        """Jupyter displays nothing (a stray ``False`` under the message read as an error)."""
+
+
 @dataclass(frozen=True)
 class Exercise:
     """One exercise: ``test(answer)`` returns ``None`` when right, else what is wrong.
 
     >>> q = Exercise("99.1", "a number", lambda a: None if a == 42 else "not 42.", "Ask Deep Thought.")
     >>> q.check(41)
-    Exercise 99.1: not yet. not 42.
-    Need a nudge? Run .hint().
-    False
+    Exercise 99.1: not yet. not 42. Need a nudge? Run .hint().
+    Verdict(False)
     """
 
     name: str  # "<notebook>.<number>", e.g. "03.1"
@@ -26,21 +48,22 @@ class Exercise:
     test: Callable[[Any], str | None]
     hint_text: str
 
-    def check(self, answer) -> bool:
-        """Print whether ``answer`` is right (and, if not, what is wrong); return it as a bool."""
+    def check(self, answer) -> Verdict:
+        """Print one line: whether ``answer`` is right and, if not, what is wrong. The result is
+        true when right (``assert q.check(answer)``) and shows nothing in a notebook."""
         if any(answer is marker for marker in NOT_ANSWERED):
-            print(f"Exercise {self.name}: not answered yet. Replace the ... with your answer, "
-                  "then run the cell again.")
-            return False
+            print(f"Exercise {self.name}: not answered yet. Put your answer in place of the ... "
+                  "and run the cell again.")
+            return Verdict(False)
         try:
             problem = self.test(answer)
         except Exception as exc:  # a malformed answer is feedback, not a crash
             problem = f"could not check {answer!r} ({type(exc).__name__}: {exc}). Expected {self.asks_for}."
         if problem is None:
             print(f"Exercise {self.name}: correct.")
-            return True
-        print(f"Exercise {self.name}: not yet. {problem}\nNeed a nudge? Run .hint().")
-        return False
+            return Verdict(True)
+        print(f"Exercise {self.name}: not yet. {problem.strip()} Need a nudge? Run .hint().")
+        return Verdict(False)
 
     def hint(self) -> None:
         print(f"Hint for exercise {self.name}: {self.hint_text}")
