@@ -21,6 +21,7 @@ Modules, by concern:
 - :mod:`~course_lib.selfscaling.penalties`  the weighted-L1 and group-sparsity penalties
 - :mod:`~course_lib.selfscaling.network`    the network's state, grow, prune, the schedule
 - :mod:`~course_lib.selfscaling.engine`     the compiled Keras training engine
+- :mod:`~course_lib.selfscaling.state`      the state the engine reads and writes (both import it)
 - :mod:`~course_lib.selfscaling.drift`      the CIFAR-10 concept-drift experiment
 - :mod:`~course_lib.selfscaling.checks`     argument checks
 

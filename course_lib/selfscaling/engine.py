@@ -33,7 +33,6 @@ import gc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -41,10 +40,8 @@ from keras import ops
 
 from course_lib.selfscaling.checks import check_non_negative, check_sizes
 from course_lib.selfscaling.penalties import SelfScalingRegularizer
+from course_lib.selfscaling.state import NetState, is_placeholder, placeholder
 from course_lib.selfscaling.steps import TrainingStep, training_step
-
-if TYPE_CHECKING:
-    from course_lib.selfscaling.network import SelfScalingNet
 
 JIT_CHOICES = (True, False, "auto")
 XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles with XLA
@@ -142,26 +139,6 @@ def padded_batch(x: np.ndarray, y: np.ndarray, size: int) -> tuple:
     return x_full, y_full, weights
 
 
-def placeholder(a: np.ndarray) -> np.ndarray:
-    """A read-only array of ``a``'s shape and dtype that takes no memory (all zeros).
-
-    >>> p = placeholder(np.ones((1000, 1000), dtype="float32"))
-    >>> p.shape, p.nbytes > 0, p.base.nbytes, p.flags.writeable
-    ((1000, 1000), True, 4, False)
-    """
-    return np.broadcast_to(np.zeros((), dtype=a.dtype), a.shape)
-
-
-def is_placeholder(a) -> bool:
-    """Whether ``a`` is a :func:`placeholder`: its values live in the engine's variables.
-
-    >>> is_placeholder(placeholder(np.ones(3))), is_placeholder(np.zeros(3))
-    (True, False)
-    """
-    return (isinstance(a, np.ndarray) and a.size > 0 and not a.flags.writeable
-            and not any(a.strides))
-
-
 @dataclass
 class CompiledModel:
     """One Keras model with spare capacity, its Adam state and its compiled training step."""
@@ -216,14 +193,14 @@ class KerasEngine:
         """Whether the current training model uses XLA (False before any training)."""
         return self.current is not None and self.current.xla
 
-    def uses_xla_for(self, net: SelfScalingNet, n_samples: int) -> bool:
+    def uses_xla_for(self, net: NetState, n_samples: int) -> bool:
         """The XLA choice for training ``net`` on ``n_samples`` images."""
         if self.jit_compile != "auto":
             return self.jit_compile
         weights = sum(lay.kernel.size + lay.bias.size for lay in net.layers)
         return n_samples * weights >= XLA_WORK_LIMIT
 
-    def train_epoch(self, net: SelfScalingNet, x, y, batch_size: int = 32) -> dict:
+    def train_epoch(self, net: NetState, x, y, batch_size: int = 32) -> dict:
         """One epoch over ``x``, ``y`` in shuffled minibatches; returns the epoch's mean
         ``loss`` (with the penalty), ``ce`` (cross-entropy) and ``accuracy``, running
         averages during the epoch as ``model.fit`` reports them.
@@ -251,7 +228,7 @@ class KerasEngine:
         loss, ce, correct, n = ops.convert_to_numpy(current.totals.value).astype(float)
         return {"loss": loss / n, "ce": ce / n, "accuracy": correct / n}
 
-    def fits(self, net: SelfScalingNet, n_samples: int) -> bool:
+    def fits(self, net: NetState, n_samples: int) -> bool:
         """Can the current model train ``net`` as it is now, without wasting much capacity?"""
         current = self.current
         if current is None:
@@ -264,7 +241,7 @@ class KerasEngine:
             for n, cap in zip(net.hidden_sizes, current.capacity, strict=True)
         )
 
-    def build(self, net: SelfScalingNet, n_samples: int = 0) -> CompiledModel:
+    def build(self, net: NetState, n_samples: int = 0) -> CompiledModel:
         """A Keras model with spare capacity for ``net``'s current sizes, and its step."""
         # rounded up to a multiple of 8 (friendlier to vectorized kernels), unless the
         # headroom is 1: exactly the live sizes; at most MAX_SPARE spare neurons, because a
@@ -323,7 +300,7 @@ class KerasEngine:
         self.current = None
         gc.collect()
 
-    def sync(self, net: SelfScalingNet, n_samples: int = 0, hand_over: bool = False) -> CompiledModel:
+    def sync(self, net: NetState, n_samples: int = 0, hand_over: bool = False) -> CompiledModel:
         """Make the training model hold ``net``'s state (building a new model if needed).
 
         ``hand_over=True`` also replaces the network's kernels and kernel moments by
@@ -355,7 +332,7 @@ class KerasEngine:
         current.iterations.assign(net.iterations)
         return current
 
-    def fetch_moments(self, net: SelfScalingNet) -> None:
+    def fetch_moments(self, net: NetState) -> None:
         """Copy the kernel moments kept in the engine back into ``net`` (as NumPy arrays)."""
         for i, (m_pair, v_pair) in enumerate(zip(net.moments, net.velocities, strict=True)):
             if not is_placeholder(m_pair[0]):
@@ -387,7 +364,7 @@ class KerasEngine:
             # the tensor and warns (thousands of warnings per test run)
             slot.assign(ops.pad(ops.multiply(moved, keep), padding))
 
-    def pull(self, net: SelfScalingNet) -> None:
+    def pull(self, net: NetState) -> None:
         """Read the live part of the weights and Adam's moments back into ``net``."""
         for i, layer in enumerate(self.current.dense):
             n_in, n_out = net.layers[i].kernel.shape

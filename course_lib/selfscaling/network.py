@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 from keras import ops
 
 from course_lib.selfscaling.checks import check_method, check_non_negative, check_sizes
-from course_lib.selfscaling.engine import KerasEngine, is_placeholder, placeholder
+from course_lib.selfscaling.engine import KerasEngine
 from course_lib.selfscaling.initial import draw
 from course_lib.selfscaling.penalties import neuron_magnitudes
+from course_lib.selfscaling.state import LayerState, is_placeholder, placeholder
 
 OPTIMIZER_STATES = ("carry", "reset")
 
@@ -42,14 +42,6 @@ def _take(a: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
         sl[axis] = new
         out[tuple(sl)] = 0
     return out
-
-
-@dataclass
-class LayerState:
-    """One layer's weights: ``kernel`` (inputs, neurons) and ``bias`` (neurons,)."""
-
-    kernel: np.ndarray
-    bias: np.ndarray
 
 
 class SelfScalingNet:
