@@ -118,7 +118,7 @@ lock: $(VENV)/.dev-installed
 	$(BIN)/python tools/export_requirements.py
 
 slides: $(VENV)/.dev-installed
-	$(BIN)/python tools/build_slides.py
+	$(BIN)/python -m slides.build_slides
 
 # The website, in the mode COURSE_FAST says (default fast, like `make test`; every page then
 # says "fast-mode outputs"). Notebooks execute through build/site-cache/<mode>/: only changed
@@ -153,7 +153,7 @@ attendee: $(VENV)/.dev-installed
 
 colab: $(VENV)/.lab-installed
 	$(BIN)/python tools/colab.py
-	$(BIN)/python tools/slide_metadata.py
+	$(BIN)/python -m slides.slide_metadata
 	$(BIN)/python tools/package_files.py
 
 clean:

@@ -19,7 +19,6 @@ stay visible in the notebooks. Modules, by concern:
 - :mod:`course_lib.selfscaling` (a package: penalties, network, engine, drift experiment) and
   :mod:`course_lib.selfscaling_plots` self-scaling networks
 - :mod:`course_lib.course_files` packaged copies of repository files that notebooks show
-- :mod:`course_lib.figures` figures computed for the slides
 
 Example
 -------

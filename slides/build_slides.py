@@ -1,7 +1,9 @@
 """Build the instructor slide decks in ``slides/*.md`` into static, offline reveal.js pages.
 
-    python tools/build_slides.py              # all decks -> build/slides/
-    python tools/build_slides.py --out DIR    # somewhere else
+    python -m slides.build_slides              # `make slides`: all decks -> build/slides/
+    python -m slides.build_slides --out DIR    # somewhere else
+
+Run from the repository root (``slides`` is a package: the decks and their builder).
 
 What a deck source looks like (``slides/NN_name.md``)::
 
@@ -10,7 +12,7 @@ What a deck source looks like (``slides/NN_name.md``)::
     ---
     ## A slide
     - text, **markdown**, tables, code, $inline$ and $$display$$ math
-    ![Sigmoid and sign](fig:sigmoid_vs_sign)    <- figure drawn by course_lib.figures
+    ![Sigmoid and sign](fig:sigmoid_vs_sign)    <- figure drawn by slides/figures.py
     Note:
     Speaker notes (press S in the deck) start at a line "Note:".
     ---
@@ -35,10 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools.generated import prepare_out  # noqa: E402
-
 SLIDES = ROOT / "slides"
 NODE_MODULES = SLIDES / "node_modules"
 DEFAULT_OUT = ROOT / "build" / "slides"
@@ -249,6 +247,37 @@ INDEX = """<!doctype html>
 """
 
 
+# --- output ---------------------------------------------------------------------------------
+
+
+def prepare_out(out: Path, marker: str, what: str) -> None:
+    """Empty ``out`` for a new build of ``what`` (e.g. "slide build"), but only if it is empty or
+    holds an earlier one; leave ``marker`` in it.
+
+    A folder the builder did not write (no ``marker`` file in it) is never deleted: ``--out``
+    pointed at the wrong place must cost nothing. The site builder (``website/build_site.py``)
+    empties its folder the same way.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     prepare_out(Path(tmp) / "decks", BUILD_MARKER, "slide build")
+    ...     print([p.name for p in (Path(tmp) / "decks").iterdir()])
+    ['.course-slides-build']
+    """
+    if out.exists():
+        if not out.is_dir():
+            raise RuntimeError(f"--out {out} is a file; give a folder for the {what}.")
+        if any(out.iterdir()) and not (out / marker).is_file():
+            raise RuntimeError(
+                f"--out {out} holds files that are not an earlier {what} (no {marker}); "
+                "choose an empty or new folder, or delete it yourself."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / marker).write_text(f"{what}, written by the course's tools; safe to delete\n",
+                              encoding="utf-8")
+
+
 # --- assets ---------------------------------------------------------------------------------
 
 
@@ -290,8 +319,7 @@ def copy_assets(out: Path) -> None:
 
 def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck]:
     """Build every deck into ``out``; return the parsed decks."""
-    sys.path.insert(0, str(ROOT))
-    from course_lib import figures
+    from slides import figures  # Matplotlib loads only when decks are built
 
     ensure_node_modules()
     parsed = [parse_deck(p) for p in (decks or find_decks())]

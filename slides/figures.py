@@ -2,7 +2,7 @@
 
 Each ``*_figure`` function does the computation it illustrates with NumPy and returns
 a Matplotlib figure; :func:`render` writes the ones a deck asks for, by name.
-``tools/build_slides.py`` calls it for every ``![caption](fig:NAME)`` in ``slides/*.md``.
+``slides/build_slides.py`` calls it for every ``![caption](fig:NAME)`` in ``slides/*.md``.
 
 >>> sorted(FIGURES)[:3]
 ['activation_functions', 'conv_feature_map', 'cross_entropy_vs_quadratic']

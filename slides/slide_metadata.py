@@ -1,7 +1,7 @@
 """RISE slide metadata for the notebooks, so instructors can present them live in JupyterLab.
 
-    python tools/slide_metadata.py            # set metadata.slideshow.slide_type everywhere
-    python tools/slide_metadata.py --check    # change nothing; exit 1 if anything is missing
+    python -m slides.slide_metadata            # set metadata.slideshow.slide_type everywhere
+    python -m slides.slide_metadata --check    # change nothing; exit 1 if anything is missing
 
 The rule, applied to every cell (idempotent: a second run changes nothing):
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in stale:
         print(f"{'missing slide metadata' if args.check else 'updated'}: {path}")
     if args.check and stale:
-        print("run: python tools/slide_metadata.py", file=sys.stderr)
+        print("run: python -m slides.slide_metadata (or make colab)", file=sys.stderr)
         return 1
     return 0
 

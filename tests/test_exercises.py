@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import make_attendee, slide_metadata
+from slides import slide_metadata
+from tools import make_attendee
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -138,4 +139,4 @@ def test_slide_metadata_rules():
 
 def test_notebooks_have_slide_metadata():
     stale = slide_metadata.run(NOTEBOOKS, check=True)
-    assert stale == [], f"no RISE metadata in {[p.name for p in stale]}; run `python tools/slide_metadata.py`"
+    assert stale == [], f"no RISE metadata in {[p.name for p in stale]}; run `make colab` (or `python -m slides.slide_metadata`)"

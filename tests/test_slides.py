@@ -1,6 +1,6 @@
 """The instructor decks build offline and render in a real headless Chromium.
 
-Builds every deck in ``slides/`` with ``tools/build_slides.py`` into a temporary folder,
+Builds every deck in ``slides/`` with ``slides/build_slides.py`` into a temporary folder,
 opens each in Chromium through Playwright and checks: a non-blank screenshot, the deck's
 title on the title slide, the number of slides the source defines, every figure loaded,
 speaker notes present, and not a single request to the network.
@@ -40,10 +40,11 @@ def built(tmp_path_factory) -> Path:
         pytest.skip("Node.js is not installed: the slide build needs it for reveal.js and KaTeX")
     out = tmp_path_factory.mktemp("slides")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(out)],
+        [sys.executable, "-m", "slides.build_slides", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=ROOT,
     )
     assert done.returncode == 0, f"slide build failed:\n{done.stdout}\n{done.stderr}"
     return out
@@ -98,7 +99,7 @@ def test_decks_render_offline(built, chromium):
 
 
 def test_out_folder_that_is_not_a_build_is_never_deleted(tmp_path):
-    from tools import build_slides
+    from slides import build_slides
 
     precious = tmp_path / "thesis"
     precious.mkdir()

@@ -6,7 +6,7 @@
     python tools/build_site.py --out DIR        # somewhere else (replaced; must be a site build)
 
 Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``; skipped when
-current), build the decks (``tools/build_slides.py``), stage the pages into ``<out>-src/``
+current), build the decks (``slides/build_slides.py``), stage the pages into ``<out>-src/``
 (``website/*.md``, the notebooks, ``results/*.md``, ``jobs/README.md``, ``README.md`` for the
 include directives, MathJax), execute the notebooks that ``build/site-cache/<mode>/`` (a
 jupyter-cache) lacks, two at a time (``course_lib.runner``), then run Sphinx
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from course_lib import runner  # noqa: E402
 from course_lib.config import RunMode  # noqa: E402
+from slides.build_slides import prepare_out  # noqa: E402
 from tools import course_site  # noqa: E402
-from tools.generated import prepare_out  # noqa: E402
 
 WEBSITE = ROOT / "website"
 DEFAULT_OUT = ROOT / "build" / "site"
@@ -87,7 +87,7 @@ def stage(src: Path, mathjax: Path) -> None:
 def build_decks(out: Path) -> None:
     """The instructor decks, built as ``make slides`` builds them, into ``out``."""
     env = dict(os.environ, MPLBACKEND="Agg")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_slides.py"), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "slides.build_slides", "--out", str(out)],
                    check=True, env=env, cwd=ROOT)
 
 

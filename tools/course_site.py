@@ -198,7 +198,7 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
         source[0] = text.replace(NOTEBOOKS_MARK, notebook_table(
             (Path(app.srcdir) / "notebooks").glob("[0-9]*.ipynb")))
     if SLIDES_MARK in text:
-        from tools import build_slides
+        from slides import build_slides
 
         decks = [build_slides.parse_deck(p) for p in build_slides.find_decks()]
         source[0] = text.replace(SLIDES_MARK, slides_list(
