@@ -39,7 +39,6 @@ Example
 from course_lib.selfscaling.checks import METHODS
 from course_lib.selfscaling.drift import (
     AUTOMOBILE,
-    CIFAR10_CLASSES,
     DOG,
     DRIFT_CONFIGS,
     WIDE_START_MIN_RAM_GIB,
@@ -67,7 +66,6 @@ from course_lib.selfscaling.penalties import SelfScalingRegularizer, neuron_magn
 
 __all__ = [
     "AUTOMOBILE",
-    "CIFAR10_CLASSES",
     "DOG",
     "DRIFT_CONFIGS",
     "METHODS",
