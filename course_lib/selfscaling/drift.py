@@ -1,8 +1,10 @@
-"""The CIFAR-10 concept-drift experiment (notebooks 10-11, ``benchmarks/selfscaling_reproduce.py``).
+"""The CIFAR-10 concept-drift experiment of notebooks 10-11 and ``benchmarks/selfscaling_reproduce.py``.
 
-An experiment, not library core: its configurations, how CIFAR-10 is cut into the two phases
-(automobiles and dogs, then all ten classes), the memory gate for the 4000-neuron start, the
-results that notebook 10 hands to notebook 11, and the static twin it is compared with.
+Its configurations, the two phases (automobiles and dogs, then all ten classes), the memory
+gate for the 4000-neuron start, the results notebook 10 hands to notebook 11, the static twin.
+
+>>> [c.hidden for c in drift_configs(fast=True)]
+[32, 32, 32, 128]
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from course_lib.selfscaling.engine import static_model
 from course_lib.selfscaling.network import SelfScalingNet
 
-AUTOMOBILE, DOG = 1, 5  # CIFAR-10 labels; the class names are course_lib.data.CIFAR10.class_names
+AUTOMOBILE, DOG = 1, 5  # CIFAR-10 labels
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,8 @@ class DriftConfig:
 
 
 def reference_schedule(config: DriftConfig) -> DriftConfig:
-    """``config`` with the 2021 notebook's own phase 2, for comparison with the course's.
-
-    The reference called ``fit`` twice in phase 2, five epochs each and all five self-scaling:
-    grow, prune and the penalty stayed on for all ten epochs (the course drops them after
-    five), and each call restarted the stall check. Its grow and prune replaced the variables,
-    so Adam started afresh every epoch (only the output bias kept its moments): ``"reset"``.
+    """``config`` with the 2021 notebook's phase 2: two ``fit`` calls of five epochs, all
+    self-scaling (each restarting the stall check), and Adam reset at every grow and prune.
 
     >>> reference_schedule(DRIFT_CONFIGS[0]).phase2_scaling_epochs
     10
@@ -60,10 +58,7 @@ def reference_schedule(config: DriftConfig) -> DriftConfig:
     )
 
 
-# The reference's four runs (reference hidden sizes / 10-class accuracy in the results file).
-# Group sparsity keeps the reference's multiplier 1: its penalty gradient does not shrink with
-# the weights, and at 1.5 it pruned to 61 neurons (3rd layer: 4) with 0.336 validation accuracy
-# in a single run, against about 136 and 0.38 in the reference.
+# The reference's four runs; group sparsity keeps multiplier 1 (at 1.5 it pruned to 61 neurons).
 DRIFT_CONFIGS = (
     DriftConfig("weighted L1 1e-6", "weighted_l1", 1e-6, 300, 40, 10, 5),
     DriftConfig("weighted L1 1e-5", "weighted_l1", 1e-5, 300, 40, 10, 5),
@@ -83,10 +78,7 @@ def drift_configs(fast: bool) -> list[DriftConfig]:
     ]
 
 
-# The 4000-neuron start: notebook 10's kernel peaked at 3.84 GiB with it
-# (results/notebook_runs.md). An "8 GB" laptop reports about 7.6 GiB and
-# needs room for its system and browser, so 6 GiB machines run it; smaller ones not.
-WIDE_START_MIN_RAM_GIB = 6.0
+WIDE_START_MIN_RAM_GIB = 6.0  # the 4000-neuron start peaked at 3.84 GiB; "8 GB" laptops report 7.6
 
 
 def fits_this_machine(config: DriftConfig, fast: bool) -> bool:
@@ -123,11 +115,9 @@ class StaleResultsError(RuntimeError):
 
 
 def results_dir() -> Path:
-    """This user's folder for results handed from one notebook to the next.
-
-    ``COURSE_CACHE_DIR`` if set, else the platform's per-user cache folder (``~/.cache`` or
-    ``$XDG_CACHE_HOME`` on Linux, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on
-    Windows), in a ``course_lib`` subfolder. Never a shared temporary folder.
+    """This user's folder for results handed from one notebook to the next: ``COURSE_CACHE_DIR``,
+    else ``course_lib`` in the per-user cache (``$XDG_CACHE_HOME`` or ``~/.cache``,
+    ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows); never a shared temporary folder.
     """
     if os.environ.get("COURSE_CACHE_DIR"):
         return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
@@ -177,11 +167,8 @@ def save_drift_results(path: Path, results: dict, key: dict) -> Path:
 
 
 def load_drift_results(path: Path, key: dict) -> dict | None:
-    """The saved results made for exactly ``key``, or None when there are none yet.
-
-    Raises :class:`StaleResultsError`, saying how to regenerate them, for a file made with
-    other settings, data or code, or owned by another user.
-    """
+    """The saved results made for exactly ``key``, or None when there are none yet; a file made
+    with other settings, data or code, or owned by another user, raises :class:`StaleResultsError`."""
     path = Path(path)
     if not path.exists():
         return None
@@ -205,11 +192,10 @@ def load_drift_results(path: Path, key: dict) -> dict | None:
 
 @dataclass
 class DriftData:
-    """Standardized, flattened CIFAR-10 split for the drift experiment.
+    """Standardized, flattened CIFAR-10 for the drift experiment (labels stay 0..9).
 
-    ``phase1``/``phase2`` hold (x_train, y_train, x_val, y_val); validation images are a
-    held-out part of the *training* set. ``test`` / ``test_phase1`` (the test set, all
-    classes / automobiles and dogs only) are for final reporting only. Labels stay 0..9.
+    ``phase1``/``phase2``: (x_train, y_train, x_val, y_val), validation held out of the training
+    set; ``test``/``test_phase1`` (all classes / automobiles and dogs) for the final report only.
     """
 
     phase1: tuple
@@ -223,10 +209,8 @@ def drift_data(
     *, n_train: int | None = None, n_test: int | None = None, val_fraction: float = 0.1,
     seed: int = 42, verbose: bool = True, **load_options,
 ) -> DriftData:
-    """Load CIFAR-10 and cut it for the drift experiment (see :class:`DriftData`).
-
-    ``load_options`` go to :func:`course_lib.load_cifar10` (e.g. ``source="standin"``).
-    """
+    """Load CIFAR-10 and cut it for the drift experiment; ``load_options`` go to
+    :func:`course_lib.load_cifar10` (e.g. ``source="standin"``)."""
     from course_lib.arrays import flatten, pick_classes, standardize
     from course_lib.data import load_cifar10
 
@@ -277,10 +261,8 @@ def run_drift(
     seed: int | None = None,
     verbose: int = 1,
 ) -> SelfScalingNet:
-    """Phase 1 (automobiles and dogs, all self-scaling), then phase 2 (all ten classes).
-
-    ``penalty_multiplier`` defaults to the configuration's own.
-    """
+    """Phase 1 (automobiles and dogs, all self-scaling), then phase 2 (all ten classes);
+    ``penalty_multiplier`` defaults to the configuration's own."""
     if penalty_multiplier is None:
         penalty_multiplier = config.penalty_multiplier
     width = data.phase1[0].shape[1]
@@ -346,11 +328,9 @@ def load_seed_results(path: str | Path | None = None, *, check_code: bool = True
                       ) -> tuple[dict, str]:
     """The drift experiment over several seeds, and where the file was read from.
 
-    ``path`` defaults to ``results/selfscaling_results.json`` of the repository this code runs
-    from (written by ``jobs/slurm/selfscaling_seeds.sh``), or, when ``course_lib`` is installed
-    as a wheel (Colab), the copy packaged with it. Raises :class:`StaleResultsError`, saying
-    how to regenerate them, for results made with other self-scaling code than this
-    (``check_code=False`` reads them anyway, e.g. to inspect the file).
+    ``path`` defaults to the repository's ``results/selfscaling_results.json``, or the copy
+    packaged with a wheel install (Colab). Results of other self-scaling code raise
+    :class:`StaleResultsError` unless ``check_code=False``.
     """
     if path is None:
         in_repo = Path(__file__).resolve().parents[2] / "results" / SEED_RESULTS
@@ -384,10 +364,8 @@ def _current(results: dict, source: str) -> dict:
 
 
 def compare_over_seeds(runs: Sequence[dict]) -> dict:
-    """Self-scaling vs its static twin over seeds: means, spreads and the verdict.
-
-    The difference counts as larger than the seed spread when its mean is larger than the
-    standard deviation of either side over the seeds (and the seeds agree on its sign).
+    """Self-scaling vs its static twin over seeds: means, spreads and the verdict (the mean
+    difference beats the spread when it exceeds either side's standard deviation, same sign).
 
     >>> runs = [{"test_accuracy": a, "static_test_accuracy": b}
     ...         for a, b in ((0.51, 0.49), (0.52, 0.50), (0.50, 0.49))]

@@ -1,30 +1,11 @@
 """The fast training engine: one compiled training step that survives grow and prune.
 
-:class:`~course_lib.selfscaling.SelfScalingNet` keeps the network's state (weights, Adam's
-moments, the step counter) in NumPy arrays, and grow and prune are plain array operations on
-it. :class:`KerasEngine` trains that state one epoch at a time, fast:
-
-- **spare capacity**: each hidden layer of the Keras model is built a little wider than
-  needed (``capacity_headroom``, 10% by default, at most 128 neurons); the live neurons come first and a
-  non-trainable mask switches the spare ones off. Grow and prune change *values*, never
-  shapes or variables, so one compiled training step serves many epochs; a new model (and a
-  new compile) comes only when a layer outgrows its capacity or wastes more than half of it;
-- **XLA where it pays**: on TensorFlow, ``jit_compile="auto"`` compiles the step with XLA,
-  which fuses Adam's and the penalty's many small element-wise operations, when an epoch is
-  big enough to repay the few seconds of compiling (training images x weights >= 1e10); JAX
-  always compiles with XLA, PyTorch runs eagerly;
-- **Adam written with ``keras.ops``**, the same update as ``keras.optimizers.Adam``, on
-  moment variables the engine owns: no optimizer internals are needed to copy the state in
-  and out. (Keras's own optimizer, applied in a compiled step on TensorFlow, also keeps every
-  model it trained alive until the process ends, about 1.2 GB per model for the 4000-neuron
-  start; the engine builds several models per run, so it must not use it.) Whether the
-  moments survive a grow or prune is the network's policy (``optimizer_state``).
-
-It computes what the plain loop in notebook 09 writes out (forward, cross-entropy plus
-penalty, gradients, Adam update); ``tests/test_selfscaling.py`` checks that the two agree.
-The step is written once with ``keras.ops``; only the gradient and the compiling are each
-backend's own (:mod:`course_lib.selfscaling.steps`), so the engine runs on TensorFlow, JAX
-and PyTorch.
+:class:`KerasEngine` trains a network's NumPy state one epoch at a time. Hidden layers are built
+with spare capacity that a mask switches off, so grow and prune change values, not shapes, and
+one compiled step serves many epochs; XLA compiles it where an epoch repays that. Adam is
+written with ``keras.ops`` on moments the engine owns (Keras's optimizer, compiled on
+TensorFlow, keeps every model it trained alive). ``tests/test_selfscaling.py`` checks it
+against notebook 09's plain loop; :mod:`~course_lib.selfscaling.steps` has each backend's step.
 """
 
 from __future__ import annotations
@@ -45,23 +26,15 @@ from course_lib.selfscaling.steps import TrainingStep, training_step
 
 JIT_CHOICES = (True, False, "auto")
 XLA_WORK_LIMIT = 1e10  # training images x weights from which "auto" compiles with XLA
-# A layer may waste up to this share of its capacity before the model is rebuilt smaller. A
-# rebuild costs a compile (2-3 s for a 400-neuron network, and TensorFlow never frees the
-# ~10 MB an XLA compile takes), which a 25% waste repays only after many epochs.
-MAX_WASTE = 0.5
+MAX_WASTE = 0.5  # share of a layer's capacity left spare before a rebuild (a 2-3 s compile)
 MAX_SPARE = 128  # spare neurons per layer at most, whatever the headroom
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class PenalizedDense(keras.layers.Layer):
-    """A dense layer with a mask on its neurons and, optionally, a self-scaling penalty.
-
-    A non-trainable ``mask`` (1 = live neuron, 0 = spare capacity) multiplies the outputs,
-    and the penalty's strength lives in a non-trainable variable (``penalty``): both can
-    change between epochs without retracing. A masked neuron with zero weights gets zero
-    gradients, so it stays exactly zero. :meth:`penalty_loss` gives the penalty, bias
-    included (the bias is part of its neuron).
-    """
+    """A dense layer with a mask on its neurons (1 live, 0 spare) and, optionally, a
+    self-scaling penalty; mask and penalty strength are variables, so they change without
+    retracing, and a masked neuron with zero weights stays exactly zero."""
 
     def __init__(
         self,
@@ -159,16 +132,12 @@ class CompiledModel:
 class KerasEngine:
     """Trains a :class:`SelfScalingNet`'s state, one compiled epoch at a time.
 
-    ``jit_compile``: ``True``, ``False`` or ``"auto"`` (XLA when an epoch repays the compile);
-    ``capacity_headroom`` (>= 1): how much wider than the live sizes the model is built (at
-    most ``MAX_SPARE`` neurons wider);
-    ``seed``: for the order of the minibatches (``None``: drawn from NumPy's global seed,
-    which ``course_lib.set_seed`` sets); ``keep_moments_above``: Adam's moments of a kernel
-    with at least this many weights stay in the engine's variables between epochs (grow and
-    prune remap them there, see :meth:`remap_moments`) instead of being copied back into the
-    network; ``None``: always copied back. The default, about a million weights, keeps small
-    networks entirely in NumPy and saves two copies of the largest arrays of big ones (for
-    the 4000-neuron start, about 0.7 GB).
+    ``jit_compile``: ``True``, ``False`` or ``"auto"`` (XLA when training images x weights
+    >= ``XLA_WORK_LIMIT``); ``capacity_headroom`` (>= 1): how much wider than the live sizes
+    the model is built (at most ``MAX_SPARE`` wider); ``seed``: the minibatch order (``None``:
+    from NumPy's global seed); ``keep_moments_above``: kernels with at least this many weights
+    keep their Adam moments in the engine between epochs (``None``: always copied back), which
+    saves about 0.7 GB for the 4000-neuron start.
 
     >>> KerasEngine(jit_compile="auto").builds
     0
@@ -201,14 +170,11 @@ class KerasEngine:
         return n_samples * weights >= XLA_WORK_LIMIT
 
     def train_epoch(self, net: NetState, x, y, batch_size: int = 32) -> dict:
-        """One epoch over ``x``, ``y`` in shuffled minibatches; returns the epoch's mean
-        ``loss`` (with the penalty), ``ce`` (cross-entropy) and ``accuracy``, running
-        averages during the epoch as ``model.fit`` reports them.
+        """One epoch in shuffled minibatches; returns the running means of ``loss`` (with the
+        penalty), ``ce`` (cross-entropy) and ``accuracy``, as ``model.fit`` reports them.
 
-        While the model trains it holds the state: the network's kernels and their moments
-        are handed over (replaced by read-only placeholders of the same shape) so that the
-        largest arrays are not held twice, and are read back afterwards, even on an error
-        or an interrupt.
+        The network's kernels are handed over for the epoch (placeholders meanwhile, so the
+        largest arrays are not held twice) and read back afterwards, even on an error.
         """
         current = self.sync(net, len(x), hand_over=True)
         try:
@@ -233,8 +199,7 @@ class KerasEngine:
         current = self.current
         if current is None:
             return False
-        # the XLA choice is revisited only for new data (e.g. the next phase), so sizes
-        # hovering around the "auto" limit do not flip it every epoch
+        # the XLA choice changes only with new data, not with sizes hovering around the limit
         same_xla = current.n_samples == n_samples or current.xla == self.uses_xla_for(net, n_samples)
         return current.regularize == net.regularize and same_xla and all(
             n <= cap and cap - n <= max(16, MAX_WASTE * cap)
@@ -243,9 +208,7 @@ class KerasEngine:
 
     def build(self, net: NetState, n_samples: int = 0) -> CompiledModel:
         """A Keras model with spare capacity for ``net``'s current sizes, and its step."""
-        # rounded up to a multiple of 8 (friendlier to vectorized kernels), unless the
-        # headroom is 1: exactly the live sizes; at most MAX_SPARE spare neurons, because a
-        # very wide layer (the 4000-neuron start) shrinks rather than grows
+        # multiples of 8 suit vectorized kernels; a very wide layer shrinks rather than grows
         capacity = [n if self.capacity_headroom == 1
                     else 8 * math.ceil(min(n * self.capacity_headroom, n + MAX_SPARE) / 8)
                     for n in net.hidden_sizes]
@@ -290,23 +253,14 @@ class KerasEngine:
             yield var, current.momenta[first + k], current.velocities[first + k]
 
     def release(self) -> None:
-        """Free the training model now (the network's state is not touched).
-
-        A compiled Keras model sits in reference cycles (layers and traced functions point
-        at each other), which Python's cyclic garbage collector frees only when it next
-        runs: it counts objects, not bytes, so a few dropped 100-million-weight models can
-        pile up for many epochs. Collecting here returns their memory at once.
-        """
+        """Free the training model now (a compiled model sits in reference cycles, which the
+        garbage collector, counting objects rather than bytes, might free only much later)."""
         self.current = None
         gc.collect()
 
     def sync(self, net: NetState, n_samples: int = 0, hand_over: bool = False) -> CompiledModel:
-        """Make the training model hold ``net``'s state (building a new model if needed).
-
-        ``hand_over=True`` also replaces the network's kernels and kernel moments by
-        read-only placeholders (:func:`placeholder`) once they are copied; :meth:`pull`
-        brings the trained values back.
-        """
+        """Make the training model hold ``net``'s state (building a new model if needed);
+        ``hand_over=True`` leaves placeholders for the copied kernels and kernel moments."""
         if not self.fits(net, n_samples):
             self.fetch_moments(net)  # moments kept here must not go with the old model
             self.release()  # before building: the old and the new model never coexist
@@ -348,11 +302,9 @@ class KerasEngine:
             n <= cap for n, cap in zip(hidden_sizes, self.current.capacity, strict=True))
 
     def remap_moments(self, i: int, rows: np.ndarray, cols: np.ndarray) -> None:
-        """Grow/prune layer ``i``'s kernel moments where they are kept, in the engine.
+        """Grow/prune layer ``i``'s kernel moments kept in the engine (needs :meth:`has_room`).
 
-        ``rows`` and ``cols`` are index maps as in ``SelfScalingNet._remap`` (-1: a new
-        neuron, zero moments); the result sits in the leading corner, the rest is zero.
-        Needs room (:meth:`has_room`); :meth:`fetch_moments` first otherwise.
+        ``rows``/``cols`` are index maps as in ``SelfScalingNet._remap`` (-1: a new neuron).
         """
         (_, km, kvel), _ = self.slots(self.current.dense[i])
         keep = ((rows >= 0)[:, None] & (cols >= 0)[None, :]).astype("float32")
@@ -360,8 +312,7 @@ class KerasEngine:
         for slot in (km, kvel):
             moved = ops.take(ops.take(slot.value, np.maximum(rows, 0), axis=0),
                              np.maximum(cols, 0), axis=1)
-            # ops.multiply, not `*`: on PyTorch, tensor * ndarray falls to NumPy, which converts
-            # the tensor and warns (thousands of warnings per test run)
+            # ops.multiply, not `*`: on PyTorch, tensor * ndarray falls to NumPy and warns
             slot.assign(ops.pad(ops.multiply(moved, keep), padding))
 
     def pull(self, net: NetState) -> None:
@@ -392,12 +343,8 @@ def static_model(
     learning_rate: float = 2e-4,
     jit_compile: bool | str = "auto",
 ) -> keras.Model:
-    """A plain compiled Keras MLP with exactly these sizes (logits out, loss from logits).
-
-    ``jit_compile="auto"`` is Keras's own default: no XLA on TensorFlow without a GPU, eager
-    on PyTorch, compiled on JAX (where ``False`` runs every operation of every step one by
-    one: 55 s against 18 s for a static twin of notebook 11 in fast mode); ``True`` for XLA.
-    """
+    """A plain compiled Keras MLP with exactly these sizes (logits out, loss from logits);
+    ``jit_compile="auto"`` is Keras's default (on JAX ``False`` is 3x slower), ``True`` is XLA."""
     sizes = check_sizes(layer_sizes)
     model = keras.Sequential(
         [keras.Input((sizes[0],))]

@@ -1,11 +1,8 @@
 """Initial weights drawn with NumPy, from a Keras initializer's distribution.
 
-Grow and prune change the layer shapes every epoch, and a grown neuron's weights are drawn
-for the new shape. Keras's initializers draw with the backend's random numbers; on JAX every
-new shape is then a new XLA compile (0.5-0.9 s each on a laptop's CPU: most of a small
-network's epoch). NumPy draws any shape at once, and one seed gives the same weights on every
-backend. The distributions are Keras's own: the variance-scaling family (LeCun, Glorot and
-He; normal, truncated normal or uniform) and constants.
+Grown neurons need weights of a new shape every epoch: Keras's initializers would make JAX
+compile every shape anew (0.5-0.9 s each), NumPy draws any shape at once, and one seed gives
+the same weights on every backend.
 """
 
 from __future__ import annotations
@@ -42,10 +39,9 @@ def draw(initializer, shape: tuple[int, ...], rng: np.random.Generator, *,
          whole: tuple[int, ...] | None = None) -> np.ndarray:
     """``initializer``'s values for ``shape`` (float32), drawn with ``rng``.
 
-    ``initializer`` is a Keras initializer or its name: one of the variance-scaling family
-    (``"lecun_normal"``, ``"glorot_uniform"``, ``"he_normal"``, ...) or a constant
-    (``"zeros"``, ``"ones"``, ``Constant``). ``whole``: draw ``shape`` as a part of a
-    kernel of this shape (new neurons' columns or rows), scaled for the whole kernel's fans.
+    ``initializer``: a variance-scaling one (``"lecun_normal"``, ``"glorot_uniform"``,
+    ``"he_normal"``, ...) or a constant (``"zeros"``, ``"ones"``, ``Constant``); others raise
+    ValueError. ``whole``: ``shape`` is part of a kernel of this shape, scaled for its fans.
 
     >>> w = draw("lecun_normal", (400, 300), np.random.default_rng(0))
     >>> w.shape, w.dtype.name, round(float(w.std()) * 20, 1)  # LeCun: std 1/sqrt(400)

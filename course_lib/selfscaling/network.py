@@ -1,18 +1,9 @@
 """A self-scaling network's state, and the algorithm: grow, train, prune, adapt the penalty.
 
-:class:`SelfScalingNet` owns the weights, Adam's moments and the neurons' ids as NumPy arrays.
-Growing and pruning are array operations here; :meth:`SelfScalingNet.fit` runs the
-self-scaling epochs (penalty schedule, grow, one training epoch, prune) and hands the training
-epoch itself to the fast engine (:mod:`course_lib.selfscaling.engine`). Notebook 09 writes the
-same algorithm out in plain code, cell by cell.
-
-Optimizer-state policy on structure changes (``optimizer_state``):
-
-- ``"carry"`` (default): Adam's first and second moments of every surviving weight are
-  carried over unchanged (rows/columns of pruned neurons are dropped); weights of newly
-  grown neurons start with zero moments; the step counter continues.
-- ``"reset"``: every structure change (grow or prune) starts Adam afresh: zero moments,
-  step counter 0 (what the 2021 code did, by replacing its variables every epoch).
+:class:`SelfScalingNet` owns the weights, Adam's moments and the neurons' ids as NumPy arrays
+and hands each training epoch to :mod:`~course_lib.selfscaling.engine`. ``optimizer_state``:
+``"carry"`` (default) keeps Adam's moments of surviving weights and starts grown ones at zero;
+``"reset"`` starts Adam afresh (zero moments, step 0) at every grow or prune, as the 2021 code did.
 """
 
 from __future__ import annotations
@@ -58,17 +49,12 @@ class SelfScalingNet:
         for the first and the grown weights, drawn with NumPy from ``seed``: the same
         weights on every backend (:mod:`course_lib.selfscaling.initial`).
     optimizer_state : ``"carry"`` or ``"reset"``, see the module docstring.
-    jit_compile : on TensorFlow (JAX always compiles with XLA, PyTorch runs eagerly),
-        ``True`` compiles the training step with XLA, which fuses the penalty and
-        Adam's many small element-wise operations (about 1.5x faster per epoch on a CPU for
-        400-wide layers) but costs a compile of a few seconds whenever a new training model
-        is built. ``"auto"`` (default) uses XLA when an epoch is large enough to repay that:
-        training images x weights >= 1e10 (e.g. 8,400 CIFAR images at 4 x 400 neurons).
-    capacity_headroom : how much wider than needed (>= 1) the training model is built, so
-        that grow/prune rarely force a new model and a new compile.
+    jit_compile, capacity_headroom : the training engine's (``net.engine``, a
+        :class:`~course_lib.selfscaling.engine.KerasEngine`): XLA on TensorFlow (``"auto"``:
+        when training images x weights >= 1e10, e.g. 8,400 CIFAR images at 4 x 400 neurons),
+        and how much wider (>= 1) the training model is built so grow/prune rarely recompile.
 
-    ``jit_compile`` and ``capacity_headroom`` configure the training engine, ``net.engine``
-    (:class:`~course_lib.selfscaling.engine.KerasEngine`). The output layer gives logits; the loss is cross-entropy computed from logits.
+    The output layer gives logits; the loss is cross-entropy from logits.
 
     >>> net = SelfScalingNet([64, 3, 2], seed=0)
     >>> net.grow(min_new_neurons=2)
@@ -107,27 +93,24 @@ class SelfScalingNet:
         self.optimizer_state = optimizer_state
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        # the fast training engine (course_lib.selfscaling.engine); the state stays here
         self.engine = KerasEngine(jit_compile, capacity_headroom, seed=seed)
         self.regularize = True
         self.history: list[dict] = []
-        # Initial and grown weights come from NumPy (course_lib.selfscaling.initial), in a
-        # stream of their own: the engine shuffles with ``seed`` alone. Without a seed, from
-        # NumPy's global state, which keras.utils.set_random_seed seeds.
+        # initial and grown weights from NumPy, in a stream of their own (the engine shuffles with seed)
         self.rng = np.random.default_rng([1, np.random.randint(2**31) if seed is None else seed])
         self.layers = [
             LayerState(self._init(kernel_initializer, (n_in, n_out)),
                         self._init(bias_initializer, (n_out,)))
             for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
         ]
-        # Adam's moments, one (momentum, velocity) pair per kernel and bias, same shapes.
+        # Adam's moments: [kernel, bias] per layer, same shapes
         self.moments = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
         self.velocities = [[np.zeros_like(a) for a in (lay.kernel, lay.bias)] for lay in self.layers]
         self.iterations = 0
-        # Every hidden neuron gets a lasting id, so plots can follow it across grow/prune.
+        # lasting neuron ids, so plots can follow a neuron across grow/prune
         self.neuron_ids = [np.arange(n) for n in sizes[1:-1]]
         self._next_id = [n for n in sizes[1:-1]]
-        # Per epoch, after training and before pruning: (ids, magnitudes) per hidden layer.
+        # per epoch, after training and before pruning: (ids, magnitudes) per hidden layer
         self.neuron_log: list[list[tuple[np.ndarray, np.ndarray]]] = []
         self._val_cache: tuple | None = None
         self._version = 0
@@ -180,15 +163,11 @@ class SelfScalingNet:
 
     # -- structure changes ----------------------------------------------------
     def _remap(self, maps: list[np.ndarray]) -> None:
-        """Apply one index map per hidden layer (-1 = new neuron) to weights and moments.
-
-        New neurons get zero weights and zero moments here; :meth:`grow` fills the weights.
-        """
+        """Apply one index map per hidden layer (-1: a new neuron, zero weights and moments)."""
         n_in = np.arange(self.layers[0].kernel.shape[0])
         ins = [n_in] + maps
         outs = maps + [np.arange(self.layers[-1].kernel.shape[1])]
-        # big kernel moments may be kept in the training engine (see KerasEngine); they are
-        # remapped there, or copied back first when the new sizes do not fit its capacity
+        # big kernel moments kept in the engine are remapped there, or fetched first if they do not fit
         if any(is_placeholder(m[0]) for m in self.moments) and not self.engine.has_room(
                 [len(m) for m in maps]):
             self.engine.fetch_moments(self)
@@ -218,12 +197,9 @@ class SelfScalingNet:
         min_new_neurons: int = 5,
         scaling_factor: float | None = None,
     ) -> list[int]:
-        """Add ``max(min_new_neurons, int(units * fraction))`` neurons to every hidden layer.
-
-        New incoming and outgoing weights are the initializer's values times
-        ``scaling_factor`` (default: the pruning threshold), new biases come from the bias
-        initializer, so outputs barely change. Returns the new hidden sizes.
-        """
+        """Add ``max(min_new_neurons, int(units * fraction))`` neurons to every hidden layer;
+        return the new hidden sizes. New weights are the initializer's times ``scaling_factor``
+        (default: the pruning threshold), so outputs barely change."""
         fraction = check_non_negative("fraction", fraction)
         scale = self.threshold if scaling_factor is None else check_non_negative(
             "scaling_factor", scaling_factor)
@@ -247,11 +223,8 @@ class SelfScalingNet:
         return self.hidden_sizes
 
     def prune(self, threshold: float | None = None) -> list[int]:
-        """Remove hidden neurons whose largest incoming |weight| or |bias| is below ``threshold``.
-
-        A layer is never pruned to zero: if every neuron is below the threshold, the
-        strongest one stays. Returns the new hidden sizes.
-        """
+        """Remove hidden neurons whose largest incoming |weight| or |bias| is below ``threshold``;
+        return the new hidden sizes (a layer keeps at least its strongest neuron)."""
         threshold = self.threshold if threshold is None else check_non_negative(
             "threshold", threshold)
         maps = []
@@ -304,8 +277,7 @@ class SelfScalingNet:
         for start in range(0, len(x), batch_size):
             h = x[start:start + batch_size]
             for i, lay in enumerate(self.layers):
-                # ops.add, not `+`: on PyTorch, tensor + ndarray falls to NumPy, which
-                # converts the tensor and warns
+                # ops.add, not `+`: on PyTorch, tensor + ndarray falls to NumPy and warns
                 h = ops.add(ops.matmul(h, lay.kernel), lay.bias)
                 if i < len(self.layers) - 1:
                     h = act(h)
@@ -350,10 +322,9 @@ class SelfScalingNet:
     ) -> list[dict]:
         """Train ``epochs`` epochs, the first ``self_scaling_epochs`` of them self-scaling.
 
-        Returns this call's per-epoch records (also appended to ``self.history``):
-        hidden sizes before growth, after growth and after pruning, train loss/accuracy
-        (running averages during the epoch, like Keras), validation loss/accuracy after
-        the epoch, the penalty used and the epoch's seconds.
+        Returns this call's records (also appended to ``self.history``): hidden sizes before
+        growth, after growth and after pruning, train loss/accuracy (running averages, as in
+        Keras), validation loss/accuracy, the penalty and the seconds, per epoch.
         """
         x = self._check_x(x)
         y = self._check_y(y)

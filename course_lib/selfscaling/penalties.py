@@ -1,12 +1,7 @@
 """The two self-scaling penalties, which push whole neurons (columns) towards zero.
 
-- weighted L1: ``sum_j (j + 1) * penalty * sum_i |W[i, j]|``: a neuron's cost grows with its
-  position, so the last neurons die first and the layer shrinks from the end;
-- group sparsity: ``penalty * sum_j ||W[:, j]||_2``: one group per neuron, so a neuron goes
-  to zero as a whole.
-
-The bias is part of its neuron: the penalty sees it as an extra row of the kernel.
-Notebook 09 works both out by hand; these are the Keras (``keras.ops``) versions.
+The bias is part of its neuron: the penalty sees it as an extra row of the kernel. Notebook 09
+works both out by hand; these are the ``keras.ops`` versions.
 """
 
 from __future__ import annotations
@@ -22,11 +17,9 @@ from course_lib.selfscaling.checks import check_method, check_non_negative
 class SelfScalingRegularizer(keras.regularizers.Regularizer):
     """The self-scaling penalty on a weight matrix of shape (inputs [+ bias row], neurons).
 
-    - ``"weighted_l1"``: ``sum(scale * |W|)`` with ``scale[j] = (j + 1) * penalty``, so
-      later neurons cost more and are the first to die;
-    - ``"group_sparsity"``: ``penalty * sum_j ||W[:, j]||_2``, one group per neuron.
-
-    The group norm's gradient is 0 (a valid subgradient), not NaN, for an all-zero column.
+    ``"weighted_l1"``: ``sum(scale * |W|)``, ``scale[j] = (j + 1) * penalty``, so the last
+    neurons die first; ``"group_sparsity"``: ``penalty * sum_j ||W[:, j]||_2``, one group per
+    neuron (its gradient is 0, not NaN, for an all-zero column).
 
     >>> w = np.array([[3.0, 0.0], [4.0, 0.0]], dtype="float32")
     >>> float(SelfScalingRegularizer(0.1, "group_sparsity")(w))   # 0.1 * (5 + 0)
@@ -44,11 +37,8 @@ class SelfScalingRegularizer(keras.regularizers.Regularizer):
         return self.penalty * self._group_norms(ops.sum(ops.square(x), axis=0))
 
     def on_layer(self, kernel, bias, penalty=None):
-        """The penalty of ``concat([kernel, bias[None]])``, computed without the copy.
-
-        ``penalty`` (a number or a scalar variable) overrides ``self.penalty``; a variable
-        lets a compiled training step follow penalty changes without being retraced.
-        """
+        """The penalty of ``concat([kernel, bias[None]])`` without the copy; ``penalty`` (a
+        number, or a variable a compiled step follows without retracing) overrides ``self.penalty``."""
         penalty = self.penalty if penalty is None else penalty
         if self.method == "weighted_l1":
             per_neuron = ops.sum(self._abs(kernel), axis=0) + self._abs(bias)
@@ -57,8 +47,7 @@ class SelfScalingRegularizer(keras.regularizers.Regularizer):
 
     @staticmethod
     def _abs(x):
-        """``|x|`` as ``x * sign(x)``: the same value, and a slope of 0 at 0 on every backend
-        (JAX gives ``abs`` a slope of 1 at 0, which would move dead weights)."""
+        """``|x|`` as ``x * sign(x)``: slope 0 at 0 on every backend (JAX's ``abs`` has 1 there)."""
         return ops.multiply(x, ops.sign(x))
 
     @staticmethod

@@ -1,26 +1,11 @@
 """The engine's training step, compiled the way each Keras backend does it best.
 
-One step: forward pass, cross-entropy plus the self-scaling penalty, gradients, an Adam
-update, running sums for the epoch's metrics. Everything but the gradient is written once,
-with ``keras.ops``; the gradient and the compiling are each backend's own:
-
-==============  ==================================================================
-TensorFlow      ``tf.GradientTape`` in a ``tf.function`` (XLA when ``xla``); the
-                variables are updated in place
-JAX             ``jax.value_and_grad`` of a *stateless* loss, ``jax.jit`` always: the
-                state travels through the epoch as arrays (their buffers reused,
-                ``donate_argnums``) and is written back into the variables at its end
-PyTorch         ``torch.autograd.grad``, eagerly (``torch.compile`` costs more to
-                compile than an epoch of these small dense layers takes)
-==============  ==================================================================
-
-Whichever backend runs, the step is used the same way::
-
-    step.begin()                 # read the variables (after grow or prune changed them)
-    step(x_batch, y_batch, weights)   # many times
-    step.end()                   # write the trained state back into the variables
-
-``step.traces`` counts how often the step was traced (compiled); one per model is the goal.
+One step (forward pass, cross-entropy plus penalty, gradients, Adam, the epoch's running sums)
+is written once with ``keras.ops``; only the gradient and the compiling are each backend's:
+``tf.GradientTape`` in a ``tf.function`` (XLA when ``xla``), ``jax.value_and_grad`` of a
+stateless loss in ``jax.jit`` (the state travels through the epoch as arrays), and
+``torch.autograd.grad``, eagerly. Use: ``step.begin()``, then ``step(x, y, weights)`` per
+batch, then ``step.end()``; ``step.traces`` counts the traces (one per model is the goal).
 """
 
 from __future__ import annotations
