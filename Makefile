@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # keeps one core busy (Python, tracing, compiling), so two at once nearly halve the suite on 2
 # cores; each worker needs up to about 4 GiB. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
-# The Colab-stack environment (tools/colab_stack.toml), tested beside the lock's.
+# The Colab-stack environment (release/colab_stack.toml), tested beside the lock's.
 COLAB_VENV ?= .venv-colab
 # The Keras backend `make test` and `make lab` use: tensorflow (default), jax or torch. JAX and
 # PyTorch are installed into the venv on first use (README, "Choosing the Keras backend").
@@ -43,7 +43,7 @@ help:
 	@echo "make lab       open the course in JupyterLab (sets up .venv on first use)"
 	@echo "make test      run every test and every notebook in fast mode"
 	@echo "make test BACKEND=jax   the same on Keras's JAX backend (or torch; installs it on first use)"
-	@echo "make test-colab  the same suite on Colab's versions (tools/colab_stack.toml), in .venv-colab"
+	@echo "make test-colab  the same suite on Colab's versions (release/colab_stack.toml), in .venv-colab"
 	@echo "make lint      ruff on the code, nbqa+ruff on the notebooks"
 	@echo "make executed  executed copies of all notebooks in build/executed (COURSE_FAST=1 for quick ones)"
 	@echo "make prefetch DIR=path   download and verify both datasets into a folder"
@@ -65,7 +65,7 @@ $(BIN)/python:
 $(VENV)/.lab-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(call pip_install,$(VENV)) --quiet --require-hashes -r requirements.txt
 	$(call pip_install,$(VENV)) --quiet --no-deps -e .
-	$(BIN)/python tools/lab_settings.py --prefix $(VENV)
+	$(BIN)/python -m release.lab_settings --prefix $(VENV)
 	@touch $@
 
 $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.lab-installed
@@ -87,15 +87,15 @@ lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
 test: $(VENV)/.dev-installed $(BACKEND_INSTALLED)
 	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# The second tested environment: Colab's exact versions (tools/colab_stack.toml), the rest of
+# The second tested environment: Colab's exact versions (release/colab_stack.toml), the rest of
 # the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).
 COLAB_PYTHON ?= $(PYTHON)
-$(COLAB_VENV)/.installed: tools/colab_stack.toml pyproject.toml
+$(COLAB_VENV)/.installed: release/colab_stack.toml pyproject.toml
 	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_VENV)/bin/python tools/colab_stack.py constraints > $(COLAB_VENV)/colab-constraints.txt
+	$(COLAB_VENV)/bin/python -m release.colab_stack constraints > $(COLAB_VENV)/colab-constraints.txt
 	$(call pip_install,$(COLAB_VENV)) --quiet -c $(COLAB_VENV)/colab-constraints.txt -e '.[dev]'
-	$(COLAB_VENV)/bin/python tools/colab_stack.py check
-	$(COLAB_VENV)/bin/python tools/lab_settings.py --prefix $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m release.colab_stack check
+	$(COLAB_VENV)/bin/python -m release.lab_settings --prefix $(COLAB_VENV)
 	@touch $@
 
 test-colab: $(COLAB_VENV)/.installed
@@ -115,7 +115,7 @@ prefetch: $(VENV)/.lab-installed
 # Re-resolve the universal lock for Python 3.11-3.13 and export the pip files (needs the index).
 lock: $(VENV)/.dev-installed
 	$(BIN)/uv lock --upgrade
-	$(BIN)/python tools/export_requirements.py
+	$(BIN)/python -m release.export_requirements
 
 slides: $(VENV)/.dev-installed
 	$(BIN)/python -m slides.build_slides
@@ -146,15 +146,16 @@ results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/notebook_runs.py --mode fast
 	KERAS_BACKEND=jax $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
 	KERAS_BACKEND=torch $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/provenance.py status
 
 attendee: $(VENV)/.dev-installed
-	$(BIN)/python tools/make_attendee.py
+	$(BIN)/python -m release.make_attendee
 
 colab: $(VENV)/.lab-installed
-	$(BIN)/python tools/colab.py
+	$(BIN)/python -m release.colab
 	$(BIN)/python -m slides.slide_metadata
-	$(BIN)/python tools/package_files.py
+	$(BIN)/python -m release.package_files
 
 clean:
 	rm -rf build

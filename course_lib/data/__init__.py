@@ -51,7 +51,7 @@ SOURCES = ("auto", "data_dir", "keras_cache", "download", "standin")
 # Where Keras downloads from; used only for the reachability check before a download.
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 CIFAR_HOST = ("www.cs.toronto.edu", 443)
-NETWORK_CHECK_SECONDS = 5.0
+NETWORK_CHECK_SECONDS = 2.5  # a reachable host answers well within it; offline, the error comes soon
 # Keras's download (urllib) sets no timeout of its own; a read that waits longer than this for
 # the next bytes ends the download with the offline error instead of hanging.
 DOWNLOAD_STALL_SECONDS = 30.0
