@@ -33,10 +33,9 @@ import sys
 import time
 from pathlib import Path
 
+import provenance
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import provenance  # noqa: E402
 
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
 CODE_PATHS = ["benchmarks/backends.py", "course_lib/models.py", "course_lib/timing.py",

@@ -21,13 +21,11 @@ import time
 from pathlib import Path
 
 import keras
+import provenance
 from keras import layers
 
 import course_lib
 from course_lib.models import CNN_BATCH_SIZE, CNN_PEAK_LR, mnist_cnn, warmup_cosine
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import provenance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).

@@ -51,7 +51,7 @@ from course_lib.models import (
     warmup_cosine,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests load this file by path
 import provenance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,13 +29,12 @@ import threading
 import time
 from pathlib import Path
 
+import provenance
+
 import course_lib
 from course_lib import selfscaling as ss
 from course_lib.environment import cpu_description
 from course_lib.selfscaling.drift import code_version
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import provenance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).

@@ -31,14 +31,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import provenance
 import tensorflow as tf
 
 import course_lib
 from course_lib import selfscaling as ss
 from course_lib.timing import time_callable
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import provenance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
