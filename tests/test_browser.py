@@ -5,7 +5,7 @@ here on a loopback port of its choosing with a random token, serving a scratch c
 nothing is saved into the repository), opens notebook 00 in headless Chromium, runs the cell
 that calls ``course_lib.setup()`` and waits for its output. It also checks the first impression:
 no "get notified about official Jupyter news?" popup (the course's JupyterLab settings,
-``tools/lab_settings.py``) and no red TensorFlow start-up messages (``course_lib.quiet``).
+``release/lab_settings.py``) and no red TensorFlow start-up messages (``course_lib.quiet``).
 Chromium must be installed already; without one the test is skipped with a one-line instruction.
 """
 
@@ -126,6 +126,6 @@ def test_notebook_00_runs_in_jupyterlab(lab, chromium):
         # JupyterLab asks about news a few seconds after start unless the settings say no.
         page.wait_for_timeout(NEWS_PROMPT_WAIT_S * 1000)
         news = page.get_by_text(re.compile("official Jupyter news", re.I))
-        assert news.count() == 0, "JupyterLab showed the news popup: see tools/lab_settings.py"
+        assert news.count() == 0, "JupyterLab showed the news popup: see release/lab_settings.py"
     elapsed = time.monotonic() - start
     print(f"JupyterLab: notebook opened and setup cell ran in {elapsed:.1f} s; blocked {len(blocked)} external requests")

@@ -1,7 +1,7 @@
 """Exercises with solutions: every notebook has them, and the attendee version drops the solutions.
 
 The instructor version (the committed notebooks) runs in the notebook tests (nbval). Here:
-the solutions are marked, ``tools/make_attendee.py`` removes every one of them and nothing
+the solutions are marked, ``release/make_attendee.py`` removes every one of them and nothing
 else, and the attendee versions of two small notebooks still run top to bottom.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from release import make_attendee
 from slides import slide_metadata
-from tools import make_attendee
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -38,8 +38,8 @@ def _code_lines(source: str) -> set[str]:
 def attendee_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("attendee")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "make_attendee.py"), "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "release.make_attendee", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     return out

@@ -30,7 +30,7 @@ import nbformat
 import pytest
 
 from course_lib import course_files
-from tools import colab, export_requirements, package_files
+from release import colab, export_requirements, package_files
 from tools.scratch_env import scratch_venv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_lock_matches_pyproject():
 def test_requirement_files_are_exported_from_the_lock():
     _uv()
     stale = export_requirements.run(check=True)
-    assert stale == [], f"{stale} drifted from uv.lock; run `python tools/export_requirements.py`"
+    assert stale == [], f"{stale} drifted from uv.lock; run `python -m release.export_requirements`"
 
 
 def test_learner_requirements_are_the_lab_export_of_the_lock():
@@ -66,7 +66,7 @@ def test_learner_requirements_are_the_lab_export_of_the_lock():
     assert export_requirements.EXPORTS["requirements.txt"] == ["--extra", "lab"]
     now = export_requirements.exported("requirements.txt", ["--extra", "lab"])
     assert (ROOT / "requirements.txt").read_text(encoding="utf-8") == now, (
-        "requirements.txt is stale; run `python tools/export_requirements.py` (or `make lock`)")
+        "requirements.txt is stale; run `python -m release.export_requirements` (or `make lock`)")
     assert not (ROOT / "requirements" / "lab.txt").exists(), "requirements.txt replaces it"
 
 
@@ -97,7 +97,7 @@ def test_runtime_dependencies_are_what_the_code_imports():
     assert backends == {"jax", "torch"}
     declared = {re.split(r"[<>=~!; \[]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
     module_to_dist = {"sklearn": "scikit-learn", "IPython": "ipython"}
-    std = set(sys.stdlib_module_names) | {"course_lib", "tools", "IPython"}
+    std = set(sys.stdlib_module_names) | {"course_lib", "IPython"}
     sources = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py")]
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
@@ -118,7 +118,7 @@ def test_license_file_matches_pyproject():
 
 
 def test_packaged_course_files_match_their_originals():
-    assert package_files.run(check=True) == [], "run `python tools/package_files.py`"
+    assert package_files.run(check=True) == [], "run `make colab` (or `python -m release.package_files`)"
     assert "#SBATCH" in course_files.read_text("train_distributed.sh")
     with pytest.raises(ValueError, match="no packaged course file 'x.md'"):
         course_files.read_text("x.md")
@@ -236,9 +236,9 @@ def test_colab_cell_installs_a_wheel_without_touching_tensorflow_or_keras(wheel,
 
 
 def test_colab_stack_facts_are_dated_and_pinned():
-    from tools import colab_stack
+    from release import colab_stack
 
-    facts = tomllib.loads((ROOT / "tools" / "colab_stack.toml").read_text(encoding="utf-8"))
+    facts = tomllib.loads((ROOT / "release" / "colab_stack.toml").read_text(encoding="utf-8"))
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", facts["source"]["checked"])
     pins = colab_stack.pins()
     assert {"tensorflow", "keras", "numpy"} <= set(pins)
@@ -256,8 +256,10 @@ def test_no_private_attribute_of_another_library_is_used():
     import ast
 
     offenders = []
-    paths = [*(ROOT / "course_lib").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"),
-             *(ROOT / "tools").glob("*.py"), *(ROOT / "jobs").glob("*.py")]
+    paths = [*(ROOT / "course_lib").rglob("*.py"),
+             *(path for folder in ("benchmarks", "jobs", "release", "slides", "website", "tools",
+                                   "tests/helpers")
+               for path in (ROOT / folder).glob("*.py"))]
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         own = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)} | {"self", "cls"}

@@ -77,7 +77,7 @@ def test_notebook_07_finds_its_gpu_statement():
 def test_selfscaling_results_record_the_code_notebook_11_checks():
     text = (RESULTS / "selfscaling_results.json").read_text(encoding="utf-8")
     packaged = ROOT / "course_lib" / "course_files" / "selfscaling_results.json"
-    assert packaged.read_text(encoding="utf-8") == text, "run `python tools/package_files.py`"
+    assert packaged.read_text(encoding="utf-8") == text, "run `make colab` (or `python -m release.package_files`)"
     results = json.loads(text)
     assert results["provenance"]["selfscaling_code"] == results["meta"]["code"]
 

@@ -34,7 +34,7 @@ import nbformat
 import pytest
 
 from tools import browser, build_site, course_site
-from tools.colab import Repo, title_of
+from release.colab import Repo, title_of
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))

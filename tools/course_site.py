@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # conf.py imports this file from a staged source 
     sys.path.insert(0, str(ROOT))
 
 from course_lib.config import RunMode  # noqa: E402
-from tools.colab import BADGE_LINE, Repo, learn_summary, title_of  # noqa: E402
+from release.colab import BADGE_LINE, Repo, learn_summary, title_of  # noqa: E402
 
 MODES = ("fast", "full")
 # Per cell, like nbval's --nbval-cell-timeout in fast mode; in full mode the longest cell

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_lib.config import RunMode  # noqa: E402
+from release.colab import Repo  # noqa: E402
 from tools import course_site  # noqa: E402
-from tools.colab import Repo  # noqa: E402
 
 MODE = RunMode.from_env().name  # COURSE_FAST, read as the notebooks read it
 REPO = Repo.load()

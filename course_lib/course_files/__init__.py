@@ -2,8 +2,8 @@
 
 A learner on Colab (or anyone with ``course_lib`` installed from a wheel) has no checkout of the
 repository, so notebooks read these copies instead of ``results/`` and ``jobs/``. The originals
-stay where they belong; ``tools/package_files.py`` refreshes the copies and a test fails when
-they drift.
+stay where they belong; ``release/package_files.py`` (``make colab``) refreshes the copies and a
+test fails when they drift.
 
 >>> "#SBATCH" in read_text("train_distributed.sh")
 True

@@ -1,7 +1,7 @@
 """Copy the repository files that notebooks show into ``course_lib/course_files``.
 
-    python tools/package_files.py            # refresh the packaged copies
-    python tools/package_files.py --check    # change nothing; exit 1 if a copy drifted
+    python -m release.package_files            # refresh the packaged copies
+    python -m release.package_files --check    # change nothing; exit 1 if a copy drifted
 
 The list lives in ``course_lib.course_files.ORIGINALS``.
 """
@@ -11,11 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from course_lib.course_files import ORIGINALS  # noqa: E402
-from tools import generated  # noqa: E402
+from course_lib.course_files import ORIGINALS
+from release import generated
 
+ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "course_lib" / "course_files"
 
 

@@ -1,7 +1,7 @@
 """Attendee versions of the notebooks: the same notebooks with the exercise solutions removed.
 
-    python tools/make_attendee.py                  # notebooks/*.ipynb -> build/attendee/
-    python tools/make_attendee.py --out DIR NB...  # chosen notebooks, another folder
+    python -m release.make_attendee                  # notebooks/*.ipynb -> build/attendee/
+    python -m release.make_attendee --out DIR NB...  # chosen notebooks, another folder
 
 The committed notebooks are the instructor version. A solution is any cell tagged
 ``solution`` (see CONTRIBUTING.md): a code solution becomes an empty ``# your code here``

@@ -1,7 +1,7 @@
 """Colab and Binder launch links for every notebook, from one configured repository address.
 
-    python tools/colab.py            # update notebooks/*.ipynb and the README's table
-    python tools/colab.py --check    # change nothing; exit 1 if anything is out of date
+    python -m release.colab            # update notebooks/*.ipynb and the README's table
+    python -m release.colab --check    # change nothing; exit 1 if anything is out of date
 
 For each notebook it
 
@@ -15,7 +15,7 @@ and it rewrites the README's notebook table between ``<!-- notebooks:start -->``
 ``<!-- notebooks:end -->`` with Colab and Binder badges. Each row's "what you learn" is the
 notebook's first *What you will learn* bullet (:func:`learn_summary`), the same text the
 website's table shows. Running it twice changes nothing.
-The address lives in ``tools/course.toml``.
+The address lives in ``release/course.toml``.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def learn_summary(nb) -> str:
     r"""The first 'What you will learn' bullet, whole (continuation lines joined), as a table cell.
 
     The one source of the course table's "what you learn" column, in the README
-    (:func:`readme_table`) and on the website (``tools/course_site.py``).
+    (:func:`readme_table`) and on the website (``website/course_site.py``).
 
     >>> from nbformat.v4 import new_markdown_cell, new_notebook
     >>> nb = new_notebook(cells=[new_markdown_cell(
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in stale:
         print(f"{verb}: {name}")
     if args.check and stale:
-        print("run: python tools/colab.py", file=sys.stderr)
+        print("run: python -m release.colab (or make colab)", file=sys.stderr)
         return 1
     if not stale:
         print("Colab badges, setup cells and README table are up to date.")

@@ -1,6 +1,6 @@
 """Install the course's JupyterLab settings into an environment.
 
-    python tools/lab_settings.py --prefix .venv
+    python -m release.lab_settings --prefix .venv
 
 JupyterLab reads ``<prefix>/share/jupyter/lab/settings/overrides.json`` as the defaults of that
 environment (a learner can still change any of them). The course's choices are in

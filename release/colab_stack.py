@@ -1,7 +1,7 @@
-"""The Colab-stack test environment: pins from ``tools/colab_stack.toml``, and a check.
+"""The Colab-stack test environment: pins from ``release/colab_stack.toml``, and a check.
 
-    python tools/colab_stack.py constraints     # pip constraints: Colab's exact versions
-    python tools/colab_stack.py check           # exit 1 unless this Python has exactly them
+    python -m release.colab_stack constraints     # pip constraints: Colab's exact versions
+    python -m release.colab_stack check           # exit 1 unless this Python has exactly them
 
 ``make test-colab`` builds ``.venv-colab`` with these constraints (``pip install -c``) and runs
 the whole suite in it, so the course is tested on what Colab learners really get.

@@ -1,7 +1,7 @@
 """Files generated from another source of truth: write them, or check that they have not drifted.
 
-Shared by ``tools/export_requirements.py`` (``requirements/*.txt`` from ``uv.lock``) and
-``tools/package_files.py`` (``course_lib/course_files`` from the repository's originals).
+Shared by ``release/export_requirements.py`` (``requirements/*.txt`` from ``uv.lock``) and
+``release/package_files.py`` (``course_lib/course_files`` from the repository's originals).
 """
 
 from __future__ import annotations

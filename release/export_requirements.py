@@ -1,7 +1,7 @@
 """Export the pip-installable requirement files from the one lock, ``uv.lock``.
 
-    python tools/export_requirements.py            # write requirements.txt and requirements/*.txt
-    python tools/export_requirements.py --check    # change nothing; exit 1 if any file drifted
+    python -m release.export_requirements            # write requirements.txt and requirements/*.txt
+    python -m release.export_requirements --check    # change nothing; exit 1 if any file drifted
 
 ``pyproject.toml`` declares the dependencies, split by who needs them; ``uv lock`` resolves
 them once for every supported Python (3.11-3.13) and platform. This script turns the lock into
@@ -26,9 +26,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from release import generated
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tools import generated  # noqa: E402
 
 EXPORTS = {
     "requirements.txt": ["--extra", "lab"],
@@ -59,7 +59,7 @@ def exported(target: str, flags: list[str]) -> str:
         command, cwd=ROOT, capture_output=True, text=True, timeout=UV_TIMEOUT_S, check=True
     ).stdout
     header = (
-        "# Exported from uv.lock by tools/export_requirements.py; do not edit by hand.\n"
+        "# Exported from uv.lock by release/export_requirements.py; do not edit by hand.\n"
         "# Refresh with `make lock`. Install with: pip install --require-hashes -r "
         f"{target}\n"
     )
