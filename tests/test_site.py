@@ -204,6 +204,24 @@ def test_pages_refer_to_nothing_outside_the_site(site):
         assert not external, f"{page.relative_to(site)} loads {external}"
 
 
+#: What TensorFlow prints while it starts (course_lib.quiet keeps it out of every output).
+TF_STARTUP_LINES = ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard",
+                    "oneDNN custom operations", "Unable to register cu")
+#: Paths of the machine that built the site, which no reader should see.
+BUILD_PATHS = re.compile(r"(?<![\w.])(/tmp/|/var/folders/|/work/|/home/\w|/root/|/Users/\w)")
+
+
+def test_no_page_shows_tensorflow_start_up_lines_or_build_machine_paths(site):
+    noisy, paths = [], []
+    for page in site_pages(site):
+        text = re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))
+        rel = page.relative_to(site).as_posix()
+        noisy += [f"{rel}: {line!r}" for line in TF_STARTUP_LINES if line in text]
+        paths += [f"{rel}: ...{text[max(0, m.start() - 60):m.end() + 40]!r}..." for m in BUILD_PATHS.finditer(text)]
+    assert noisy == [], "TensorFlow's start-up lines on the site:\n" + "\n".join(noisy)
+    assert paths == [], "paths of the build machine on the site:\n" + "\n".join(paths)
+
+
 @pytest.fixture(scope="module")
 def served(site):
     """The site on a loopback port, as any static web server would serve it."""
@@ -247,6 +265,7 @@ def check_links(site: Path, base: str, page: str, hrefs: list[str]) -> list[str]
 def test_every_page_works_offline_in_chromium(site, served, chromium):
     base, mode, repo = served, built_mode(site), Repo.load()
     broken: list[str] = []
+    hidden: list[str] = []
     with browser.launch(chromium) as context:
         blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
         page = context.new_page()
@@ -263,6 +282,7 @@ def test_every_page_works_offline_in_chromium(site, served, chromium):
             if mode == "fast":
                 banner = page.locator(".bd-header-announcement")
                 assert banner.is_visible() and BANNER in banner.inner_text(), f"{rel}: no fast-mode banner"
+            hidden += [f"{rel}: {h}" for h in page.evaluate(HIDDEN_OVERFLOW_JS)]
             if rel.startswith("notebooks/"):
                 check_notebook_page(page, rel, mode, repo)
         # Search: Sphinx's own index, in the browser.
@@ -273,6 +293,28 @@ def test_every_page_works_offline_in_chromium(site, served, chromium):
     assert blocked == [], f"pages asked for the network: {sorted(set(blocked))}"
     assert failed == [], f"requests failed: {failed}"
     assert broken == [], "links that lead nowhere:\n" + "\n".join(broken)
+    assert hidden == [], "text cut off at the right edge (it must wrap or scroll):\n" + "\n".join(hidden)
+
+
+#: Outputs, tables and code wider than their box must wrap or scroll, never be clipped: the
+#: elements whose content is cut off by an ancestor (or themselves) with overflow hidden.
+HIDDEN_OVERFLOW_JS = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll("main pre, main table")) {
+    const right = el.getBoundingClientRect().left + el.scrollWidth;
+    for (let box = el; box && box !== document.body; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      const clips = ["hidden", "clip"].includes(style.overflowX);
+      const edge = box.getBoundingClientRect().right;
+      if ((box === el ? el.scrollWidth > el.clientWidth + 1 && clips : clips && right > edge + 1)) {
+        cut.push(el.tagName.toLowerCase() + ": " + el.innerText.slice(0, 80).replace(/\\s+/g, " "));
+        break;
+      }
+      if (["auto", "scroll"].includes(style.overflowX)) break;
+    }
+  }
+  return cut;
+}"""
 
 
 def check_notebook_page(page, rel: str, mode: str, repo: Repo) -> None:
