@@ -27,17 +27,15 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
 
 import keras
-import psutil
 
 import course_lib
-from course_lib.environment import cpu_description, memory_gib, versions
+from course_lib.environment import PeakRSS, cpu_description, memory_gib, versions
 from course_lib.models import (
     CNN_AUGMENTED_DENSE,
     CNN_AUGMENTED_DROPOUT,
@@ -140,29 +138,6 @@ RECIPES = [
            "(shifts, rotations, zoom)", "nearly 99.6%", 0.996, expanded_data_cnn,
            adam_cosine(CNN_PEAK_LR), AUGMENTED_EPOCHS, CNN_BATCH_SIZE, images=True),
 ]
-
-
-class PeakRSS:
-    """Samples this process's resident memory in a thread; ``peak`` is the maximum seen."""
-
-    def __init__(self, interval: float = 0.1):
-        self.interval, self.peak = interval, 0
-        self._proc, self._stop = psutil.Process(), threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
 def record_key(name: str, backend: str) -> str:

@@ -25,7 +25,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import provenance
 
 import course_lib
 from course_lib import selfscaling as ss
-from course_lib.environment import cpu_description
+from course_lib.environment import PeakRSS, cpu_description
 from course_lib.selfscaling.drift import code_version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,34 +131,6 @@ def table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-class PeakRSS:
-    """The largest resident memory of this process while the ``with`` block runs (GiB)."""
-
-    def __init__(self, interval: float = 0.5) -> None:
-        import psutil
-
-        self.process, self.interval, self.peak = psutil.Process(), interval, 0
-        self._stop = threading.Event()
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    @property
-    def gib(self) -> float:
-        return self.peak / 2**30
-
-
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
@@ -244,7 +215,7 @@ def main() -> None:
         for config in configs:
             load_start = os.getloadavg()[0]
             start = time.perf_counter()
-            with PeakRSS() as peak:
+            with PeakRSS(interval=0.5) as peak:
                 net = ss.run_drift(config, data, min_new_neurons=min_new, seed=seed)
             seconds = time.perf_counter() - start
             _, test_acc = net.evaluate(*data.test)

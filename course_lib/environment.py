@@ -12,6 +12,7 @@ import platform as _platform
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,41 @@ def memory_gib() -> float | None:
     return psutil.virtual_memory().total / 2**30
 
 
+class PeakRSS:
+    """The largest resident memory of this process (``peak``, bytes) while the ``with`` block runs.
+
+    >>> with PeakRSS(interval=0.01) as memory:
+    ...     pass
+    >>> memory.gib > 0
+    True
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+
+        self.interval, self.peak = interval, 0
+        self._process, self._stop = psutil.Process(), threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def gib(self) -> float:
+        return self.peak / 2**30
+
+
 #: Each backend Keras 3 can run on, and the package that provides it.
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -217,7 +253,7 @@ def git_commit(folder: Path | None = None) -> str | None:
 @dataclass(frozen=True)
 class RunStamp:
     """When, on what machine and in which mode a notebook ran: the line the course website
-    shows at the top of every notebook page (``tools/course_site.py`` adds the cell).
+    shows at the top of every notebook page (``website/course_site.py`` adds the cell).
 
     >>> stamp = RunStamp("2026-11-22 14:03 UTC", "fast", "Intel Xeon, 2 cores, 23.5 GiB RAM, no GPU",
     ...                  "Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1", "1cbce00")
