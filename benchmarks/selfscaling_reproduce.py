@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -131,15 +130,6 @@ def table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="config names to run, in this order (default: all)")
@@ -176,7 +166,7 @@ def main() -> None:
                     f"optimizer state 'carry'",
         "machine": cpu_description(),
         "host": platform.node(),
-        "commit": git_commit(),
+        "commit": started["commit"],
         "mode": mode.name,
         "code": code_version(),
     }
