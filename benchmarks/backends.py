@@ -38,8 +38,8 @@ import provenance
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
-CODE_PATHS = ["benchmarks/backends.py", "course_lib/models.py", "course_lib/timing.py",
-              "course_lib/arrays.py", "course_lib/selfscaling"]
+CODE_PATHS = ["benchmarks/backends.py", "benchmarks/cnn_speed.py", "course_lib/models.py",
+              "course_lib/timing.py", "course_lib/arrays.py", "course_lib/selfscaling"]
 BACKENDS = ("tensorflow", "jax", "torch")
 TARGET = 0.992
 CHILD_TIMEOUT_S = 3600
@@ -49,6 +49,7 @@ def measure(fast: bool, max_epochs: int) -> dict:
     """The three timings, on the backend this process runs (the child's work)."""
     import keras
     import numpy as np
+    from cnn_speed import time_to_target
 
     import course_lib
     from course_lib import models, timing
@@ -72,15 +73,9 @@ def measure(fast: bool, max_epochs: int) -> dict:
     epoch = timing.time_epoch(cnn, x_train, y_train, batch_size=CNN_BATCH_SIZE)
 
     keras.utils.set_random_seed(42)
-    model, seconds, reached, accuracies = cnn(), 0.0, None, []
-    for _ in range(max_epochs):
-        start = time.perf_counter()
-        model.fit(x_train, y_train, batch_size=CNN_BATCH_SIZE, epochs=1, verbose=0)
-        seconds += time.perf_counter() - start
-        accuracies.append(float(model.evaluate(x_val, y_val, batch_size=1000, verbose=0)[1]))
-        if accuracies[-1] >= TARGET:
-            reached = seconds
-            break
+    reached, _, accuracies = time_to_target(cnn(), ((x_train, y_train), (x_val, y_val)),
+                                            batch_size=CNN_BATCH_SIZE, max_epochs=max_epochs,
+                                            target=TARGET, label="CNN")
 
     n_aug = 512 if fast else 10_000
 
@@ -121,7 +116,7 @@ def measure(fast: bool, max_epochs: int) -> dict:
         "backend": keras.backend.backend(), "version": backend_version(),
         "cnn_epoch_s": epoch.seconds, "cnn_images": epoch.samples,
         "to_target_s": reached, "epochs_run": len(accuracies),
-        "best_val_accuracy": max(accuracies), "augmented_epochs_s": augmented,
+        "best_val_accuracy": float(max(accuracies)), "augmented_epochs_s": augmented,
         "augmented_images": n_aug, "selfscaling_epoch_s": ss_epoch.seconds,
         "selfscaling_images": n_ss,
     }
