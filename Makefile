@@ -124,7 +124,7 @@ slides: $(VENV)/.dev-installed
 # says "fast-mode outputs"). Notebooks execute through build/site-cache/<mode>/: only changed
 # notebooks run again. Full mode: make site COURSE_FAST=0 (about two hours on 2 CPU cores).
 site: $(VENV)/.dev-installed
-	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python tools/build_site.py
+	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m website.build_site
 
 # The measured tables in results/ (results/README.md lists them). results-status needs only
 # Python; results runs every benchmark in full mode, one after the other (hours on 2 CPU

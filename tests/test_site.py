@@ -33,8 +33,9 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from tools import browser, build_site, course_site
 from release.colab import Repo, title_of
+from tools import browser
+from website import build_site, course_site
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -94,8 +95,8 @@ def test_links_to_repository_files_go_to_github_and_pages_stay_pages():
     docs = {"index", "notebooks/05_overfitting_and_dropout", "jobs/README"}
     target = course_site.repository_target
     assert target("benchmarks/", "index", docs) == ("benchmarks", True)
-    assert target("../tools/colab.py", "notebooks/05_overfitting_and_dropout", docs) == (
-        "tools/colab.py", False)
+    assert target("../release/colab.py", "notebooks/05_overfitting_and_dropout", docs) == (
+        "release/colab.py", False)
     assert target("README.md#data-and-offline-use", "setup", docs) == ("README.md", False)
     assert target("jobs/README.md", "index", docs) is None
     assert target("../jobs/README.md#x", "notebooks/05_overfitting_and_dropout", docs) is None
@@ -147,7 +148,7 @@ def test_cluster_job_reaches_the_build_script():
         done = subprocess.run(["bash", script, "--help"], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "--mode" in done.stdout, f"{script} did not reach tools/build_site.py"
+        assert "--mode" in done.stdout, f"{script} did not reach website/build_site.py"
 
 
 # --- the built site ----------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def site(tmp_path_factory) -> Path:
         pytest.skip("Node.js is not installed: the site build needs it (MathJax, the slides)")
     out = tmp_path_factory.mktemp("site") / "site"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_site.py"), "--mode", "fast", "--out", str(out)],
+        [sys.executable, "-m", "website.build_site", "--mode", "fast", "--out", str(out)],
         capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, cwd=ROOT,
     )
     assert done.returncode == 0, f"site build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"

@@ -1,5 +1,8 @@
-"""Sphinx configuration of the course website. Build it with ``make site`` (tools/build_site.py),
+"""Sphinx configuration of the course website. Build it with ``make site`` (website/build_site.py),
 which stages the pages and sets the mode; see the README's "Course website" section.
+
+The build runs ``python -m sphinx -c website ...`` from the repository root, so the packages there
+(``website``, ``release``) are importable; Sphinx itself adds nothing to ``sys.path``.
 
 Why Sphinx + myst-nb + sphinx-book-theme (Jupyter Book 1's stack): every piece installs from
 pip and nothing is downloaded while building; notebooks execute through jupyter-cache, so only
@@ -9,15 +12,9 @@ offline JavaScript index.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_lib.config import RunMode  # noqa: E402
-from release.colab import Repo  # noqa: E402
-from tools import course_site  # noqa: E402
+from course_lib.config import RunMode
+from release.colab import Repo
+from website import course_site
 
 MODE = RunMode.from_env().name  # COURSE_FAST, read as the notebooks read it
 REPO = Repo.load()
@@ -25,7 +22,7 @@ REPO = Repo.load()
 project = "Introduction to Deep Learning"
 author = 'The "Introduction to Deep Learning" course authors'
 copyright = f"2026, {author}"  # as in LICENSE
-extensions = ["myst_nb", "tools.course_site"]
+extensions = ["myst_nb", "website.course_site"]
 course_site_mode = MODE
 root_doc = "index"
 # Read by the include directives and the landing page only, not pages of their own.
@@ -51,7 +48,7 @@ html_title = "Introduction to Deep Learning"
 html_static_path = ["_static"]
 html_css_files = ["course-site.css"]
 html_sourcelink_suffix = ""  # _sources/notebooks/NN.ipynb is the download, not NN.ipynb.txt
-mathjax_path = "mathjax/tex-mml-chtml.js"  # staged into _static by tools/build_site.py, no CDN
+mathjax_path = "mathjax/tex-mml-chtml.js"  # staged into _static by website/build_site.py, no CDN
 html_theme_options = {
     "repository_url": REPO.url,
     "repository_branch": REPO.ref,  # the tag the Colab links and README badges use

@@ -6,7 +6,7 @@
 #   sbatch jobs/slurm/site_full.sh --out /path/to/www/course
 #   bash   jobs/slurm/site_full.sh --help          # no scheduler: what the build script takes
 #
-# Runs tools/build_site.py --mode full (the same as `make site COURSE_FAST=0`). Notebooks execute
+# Runs website/build_site.py --mode full (the same as `make site COURSE_FAST=0`). Notebooks execute
 # through the full-mode cache, build/site-cache/full/: a second run re-executes only notebooks
 # whose code changed. Needs, prepared once on the login node (compute nodes are often offline):
 # the data (COURSE_DATA_DIR, jobs/README.md), a .venv with the site tools (`make test` builds
@@ -26,9 +26,10 @@
 set -euo pipefail
 
 REPO="${COURSE_REPO:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}}"
-while [[ "$REPO" != "/" && ! -f "$REPO/tools/build_site.py" ]]; do REPO="$(dirname "$REPO")"; done
-[[ -f "$REPO/tools/build_site.py" ]] || { echo "course repository not found; set COURSE_REPO" >&2; exit 2; }
+while [[ "$REPO" != "/" && ! -f "$REPO/website/build_site.py" ]]; do REPO="$(dirname "$REPO")"; done
+[[ -f "$REPO/website/build_site.py" ]] || { echo "course repository not found; set COURSE_REPO" >&2; exit 2; }
 source "$REPO/jobs/lib/env.sh"
 
-# --mode given by the user comes later on the line and wins.
-exec "$PY" "$REPO/tools/build_site.py" --mode full "$@"
+# --mode given by the user comes later on the line and wins; the website package is found
+# through PYTHONPATH=$REPO (jobs/lib/env.sh), from whatever folder the job starts in.
+exec "$PY" -m website.build_site --mode full "$@"

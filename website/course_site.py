@@ -1,7 +1,7 @@
 """The course website's Sphinx extension, and the small pieces it is made of.
 
-``website/conf.py`` loads this module as an extension; ``tools/build_site.py`` (``make site``)
-stages the sources and runs Sphinx. What the extension does while Sphinx reads the pages:
+``website/conf.py`` loads this module as an extension (``website.course_site``);
+``website/build_site.py`` (``make site``) stages the sources and runs Sphinx. What the extension does while Sphinx reads the pages:
 
 - every notebook gets a hidden first cell that records when, on what machine and in which mode
   it ran (``course_lib.environment.run_stamp``); its output is cached with the others, so the
@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from course_lib.config import RunMode
+from release.colab import BADGE_LINE, Repo, learn_summary, title_of
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # conf.py imports this file from a staged source folder
-    sys.path.insert(0, str(ROOT))
-
-from course_lib.config import RunMode  # noqa: E402
-from release.colab import BADGE_LINE, Repo, learn_summary, title_of  # noqa: E402
-
 MODES = ("fast", "full")
 # Per cell, like nbval's --nbval-cell-timeout in fast mode; in full mode the longest cell
 # (notebook 10's 4000-neuron start) runs about 15 minutes on 2 cores, so allow four times that.
@@ -47,7 +43,7 @@ SOLUTION_TAG = "solution"
 NOTEBOOKS_MARK = "<!-- site:notebooks -->"
 SLIDES_MARK = "<!-- site:slides -->"
 STAMP_SOURCE = (
-    "# Added by the course website build (tools/course_site.py), not part of the notebook:\n"
+    "# Added by the course website build (website/course_site.py), not part of the notebook:\n"
     "# when, on what machine and in which mode the outputs below were computed.\n"
     "from course_lib.environment import run_stamp\n"
     "\n"

@@ -1,9 +1,11 @@
 """Build the course website into ``build/site/``: notebooks with outputs, slides, guides, results.
 
-    python tools/build_site.py                  # the mode COURSE_FAST says (unset: full)
-    python tools/build_site.py --mode fast      # `make site`: quick, every page says so
-    python tools/build_site.py --mode full      # `make site COURSE_FAST=0`: the real outputs
-    python tools/build_site.py --out DIR        # somewhere else (replaced; must be a site build)
+    python -m website.build_site                  # the mode COURSE_FAST says (unset: full)
+    python -m website.build_site --mode fast      # `make site`: quick, every page says so
+    python -m website.build_site --mode full      # `make site COURSE_FAST=0`: the real outputs
+    python -m website.build_site --out DIR        # somewhere else (replaced; must be a site build)
+
+Run from the repository root (``website``, ``slides`` and ``release`` are packages there).
 
 Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``; skipped when
 current), build the decks (``slides/build_slides.py``), stage the pages into ``<out>-src/``
@@ -30,14 +32,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from course_lib import runner
+from course_lib.config import RunMode
+from slides.build_slides import prepare_out
+from website import course_site
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from course_lib import runner  # noqa: E402
-from course_lib.config import RunMode  # noqa: E402
-from slides.build_slides import prepare_out  # noqa: E402
-from tools import course_site  # noqa: E402
-
 WEBSITE = ROOT / "website"
 DEFAULT_OUT = ROOT / "build" / "site"
 BUILD_MARKER = ".course-site-build"
@@ -69,7 +69,7 @@ def stage(src: Path, mathjax: Path) -> None:
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(WEBSITE, src, ignore=shutil.ignore_patterns(
-        "node_modules", "package*.json", "conf.py", "_static", "__pycache__"))
+        "node_modules", "package*.json", "*.py", "_static", "__pycache__"))  # code, not pages
     for pattern in STAGED_GLOBS:
         for path in sorted(ROOT.glob(pattern)):
             target = src / path.relative_to(ROOT)
