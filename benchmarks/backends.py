@@ -1,23 +1,14 @@
 """The same work on each Keras backend, side by side in one run: TensorFlow, JAX, PyTorch.
 
-For every installed backend, a child process (Keras picks its backend once, at import) times:
-
-- **CNN epoch**: one epoch of the course CNN (notebook 06's recipe: Adam with warm-up and
-  cosine decay, batch 128) on the 50,000 training images, warm-up excluded
-  (``course_lib.timing.time_epoch``);
-- **time to 99.2%**: the training seconds the same CNN, freshly built, needs until its
-  accuracy on the 10,000 held-out validation images (the last of the training set) reaches
-  99.2%, evaluated after every epoch (evaluation not timed; the test set is not used);
-- **augmented CNN, first / next epoch**: notebook 06's expanded-data network on 10,000 training
-  images, for one epoch (tracing and compilation included) and then a second, with the
-  augmentation layers placed *in the model* (inside the compiled training step), and again,
-  freshly built, with them *in the input pipeline* (``course_lib.models.training_batches``:
-  ``tf.data``, on every backend);
-- **self-scaling epoch**: one ``SelfScalingNet.fit`` epoch (grow, train, prune) of
-  notebook 10's network, four hidden layers of 400 SELU neurons, on 8,400 CIFAR-10 images,
-  after one untimed epoch that compiles the step.
-
-Run it on an idle machine, without ``nice``; the table records the load average:
+Every installed backend runs in a child process (Keras picks its backend at import) and times:
+**CNN epoch**, one epoch of the course CNN (notebook 06's recipe) on 50,000 images, warm-up
+excluded; **time to 99.2%**, the training seconds the same CNN, freshly built, needs to reach
+99.2% on the 10,000 held-out validation images (evaluation untimed, test set unused);
+**augmented CNN, first / next epoch**, notebook 06's expanded-data network on 10,000 images
+(the first epoch includes compiling), with the augmentation in the model and then in the
+``tf.data`` pipeline (``course_lib.models.training_batches``); **self-scaling epoch**, one
+``SelfScalingNet.fit`` epoch of notebook 10's network (4 x 400 SELU) on 8,400 CIFAR-10 images
+after an untimed one. Run it on an idle machine, without ``nice``:
 
     COURSE_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/backends.py
     python benchmarks/backends.py --fast --out -     # a small run that checks the script

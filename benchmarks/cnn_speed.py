@@ -1,12 +1,8 @@
 """Time-to-99.2%: the course CNN against Keras's reference ``mnist_convnet``, in one run.
 
-The protocol is the notebooks': both networks train on the first 50,000 training images and are
-evaluated on the last 10,000 (held out for validation) after every epoch, until their
-validation accuracy reaches the target (or a cap on the number of epochs). Only training wall
-time counts: each epoch is one ``fit`` call timed on its own, and the evaluation that follows it
-is not part of the clock. The official test set is touched once per network, at the end, for
-the table. Both models run in the same process one after the other, so machine load affects
-them alike; the load average is recorded next to the numbers.
+Both train on the first 50,000 training images and are validated on the last 10,000 after every
+epoch until they reach the target; only training time counts, and the test set is used once
+per network at the end (protocol: benchmarks/README.md).
 
     COURSE_DATA_DIR=/path/to/data python benchmarks/cnn_speed.py            # writes results/cnn_speed.md
     python benchmarks/cnn_speed.py --target 0.992 --max-epochs 20 --out -   # print only

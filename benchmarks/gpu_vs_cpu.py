@@ -1,17 +1,12 @@
 #!/usr/bin/env python
 """CPU vs GPU: one training epoch of the MNIST MLP and the CIFAR-10 CNN, several batch sizes.
 
-Writes the table notebook 07 shows (``results/gpu_vs_cpu.md``), with the hardware named.
-Run it on the machine you want to measure, ideally with nothing else running::
+Writes ``results/gpu_vs_cpu.md`` (notebook 07 shows it) with the hardware named; each epoch is
+timed after a warm-up (``course_lib.timing.time_epoch``) and the load average is recorded. On a
+cluster: ``sbatch --gres=gpu:1 --wrap "python benchmarks/gpu_vs_cpu.py"``.
 
     python benchmarks/gpu_vs_cpu.py                       # full datasets, all devices found
-    python benchmarks/gpu_vs_cpu.py --batch-sizes 64 256  # other batch sizes
     python benchmarks/gpu_vs_cpu.py --fast --out /tmp/t.md   # a quick check of the script
-
-On a cluster: ``sbatch --gres=gpu:1 --wrap "python benchmarks/gpu_vs_cpu.py"`` from the
-repository root (or adapt ``jobs/slurm/run_notebook.sh``). Every epoch is timed after a
-warm-up (tracing excluded, see ``course_lib.timing.time_epoch``); the load average is
-recorded because other work on the machine slows the CPU rows.
 """
 
 from __future__ import annotations

@@ -1,24 +1,14 @@
 """Reproduce the workshop's MNIST results table: every model, full mode, real data.
 
-The protocol is the notebooks' (02, 04-06): the last 10,000 of MNIST's 60,000 training images
-are held out for validation; each model trains on the other 50,000 with its recipe, the
-validation accuracy is measured after every epoch, the weights of the best validation epoch
-are kept (``EarlyStopping(restore_best_weights=True)`` with a patience as long as the run, so
-nothing stops early), and the official 10,000-image test set is touched once, at the end.
-Every model runs with several seeds (mean ± std and min over seeds). ``results/mnist_results.md``
-gets the measured accuracy next to the lecture's number and the course target, the training
-time, the peak memory (resident set size of this process while that model trained) and the
-machine.
+The notebooks' protocol and recipes (02, 04-06; builders from ``course_lib.models``): train on
+50,000 images, keep the best epoch on the last 10,000 (validation), test once, for every seed.
+``results/mnist_results.md`` puts the accuracy beside the lecture's and the course target, with
+training time, peak memory and machine; ``relu_twin`` is the dropout rows' recipe without
+dropout (benchmarks/README.md has the details).
 
     COURSE_DATA_DIR=/path/to/data python benchmarks/reproduce_mnist.py
     python benchmarks/reproduce_mnist.py --only cnn --seeds 42 43 44
     python benchmarks/reproduce_mnist.py --only relu --only relu_twin --out -
-
-The recipes are the notebooks' own (02, 04, 05, 06); the network builders come from
-``course_lib.models``. ``relu_twin`` is the dropout network's twin: the same recipe (30 epochs,
-batch 64) without dropout, so that the two rows differ in dropout only. ``cnn_augmented`` trains
-notebook 06's expanded-data network for ``AUGMENTED_EPOCHS`` (25) epochs where the notebook
-affords 10; ``jobs/slurm/mnist_results.sh --only cnn_augmented`` runs it on a cluster.
 """
 
 from __future__ import annotations
@@ -95,16 +85,12 @@ def expanded_data_cnn():
                      dropout=CNN_AUGMENTED_DROPOUT)
 
 
-#: Notebook 06 trains the expanded-data network for 10 epochs (its time budget); the lecture's
-#: 99.6% needs a longer run, which this benchmark (or jobs/slurm/mnist_results.sh) makes.
-AUGMENTED_EPOCHS = 25
+AUGMENTED_EPOCHS = 25  # notebook 06 affords 10; the lecture's 99.6% needs a longer run
 
 PEAK_LR = {"sigmoid": 2e-3, "tanh": 1e-3, "relu": 1e-3, "relu_twin": 1e-3, "relu_dropout": 1e-3,
            "relu_dropout_wide": 1e-3, "relu_dropout_light": 1e-3}
 
-#: The dropout rows beside the lecture's (0.25 after every hidden layer): two alternatives fixed
-#: before any was run, each changing only where or how much dropout acts. They share the twin's
-#: recipe, so each differs from the twin in dropout alone; validation, not test, picks among them.
+#: The lecture's dropout and two alternatives fixed before any ran; validation picks among them.
 DROPOUT_VARIANTS = {"relu_dropout": 0.25, "relu_dropout_wide": (0.25, 0.25, 0.0, 0.0),
                     "relu_dropout_light": 0.1}
 

@@ -1,19 +1,14 @@
 """Reproduce the 2021 self-scaling drift experiment on a clean split, over seeds; write the table.
 
-For each seed and each configuration in ``course_lib.selfscaling.DRIFT_CONFIGS`` (or those
-named with ``--only``): phase 1 on automobiles and dogs, phase 2 on all ten classes, then a
-static Keras network with exactly the final hidden sizes trained the same way. After every
-run it writes ``results/selfscaling_results.md`` (the table: mean, spread and minimum over
-seeds), ``results/selfscaling_results.json`` (every run's numbers, the commit, machine and
-date: notebook 11 reads it) and ``results/runs/selfscaling_reproduce.json`` (per-epoch
-histories, not committed). Runs of other configurations or seeds are kept from that file,
-so one configuration or seed can be rerun alone.
+Per seed and configuration (``--only``): ``run_drift``, then a static twin of the final hidden
+sizes. After every run it writes ``results/selfscaling_results.md`` (mean, spread and minimum
+over seeds), ``results/selfscaling_results.json`` (every run, which notebook 11 reads) and
+``results/runs/selfscaling_reproduce.json`` (histories, not committed), keeping other
+configurations' and seeds' runs. On a cluster: ``sbatch jobs/slurm/selfscaling_seeds.sh``
+(about 30 minutes per seed on 2 cores); ``COURSE_FAST=1`` is a smoke run that writes nothing
+unless ``--out`` is given.
 
     COURSE_DATA_DIR=/work/shared/data nice -n 19 .venv/bin/python benchmarks/selfscaling_reproduce.py --seeds 42 43 44
-
-On a cluster: ``sbatch jobs/slurm/selfscaling_seeds.sh`` (about 30 minutes per seed on 2
-cores). ``COURSE_FAST=1`` gives a quick smoke run of the same code (nothing is written
-unless ``--out`` is given).
 """
 
 from __future__ import annotations

@@ -1,23 +1,13 @@
 """Per-epoch time of course_lib's self-scaling network vs a reference-style eager loop and
 a static Keras ``model.fit``, side by side in one run.
 
-Setup (from the issue): four hidden layers of 400 SELU neurons, 8,400 CIFAR-10 images of
-3072 standardized features, batch 32, Adam 2e-4, weighted L1 1e-6. Every contender does
-one validation pass per epoch over the same 1,000 held-out images.
-
-- ``course_lib``: ``SelfScalingNet.fit`` epochs (stall check, grow, one compiled epoch of
-  the training model with spare capacity, prune), with its default
-  ``jit_compile="auto"`` (XLA at this size) and with ``jit_compile=False``;
-- ``reference-style eager``: the 2021 design ported as faithfully as Keras 3 allows: raw
-  ``tf.Variable`` weights, the penalty on concat(W, b), an eager per-batch ``GradientTape``
-  loop, grow and prune by making new variables, and so a new Adam every epoch;
-- ``static model.fit``: ``keras.Sequential`` of the same size, ``model.fit(epochs=1)``,
-  with Keras's default (``jit_compile="auto"``, which means no XLA on a machine without
-  a GPU) and with ``jit_compile=True`` (XLA); and, with XLA, at the width the
-  self-scaling network trains at (400 + the 100 neurons that grow adds to every layer),
-  which separates the algorithm's own cost (it trains wider than it ends) from the engine's.
-
-Run without ``nice`` (it is a timing benchmark) and read the load average it records:
+Four hidden layers of 400 SELU neurons, 8,400 CIFAR-10 images x 3072 features, batch 32, Adam
+2e-4, weighted L1 1e-6, one validation pass over 1,000 images per epoch. Contenders:
+``SelfScalingNet.fit`` with ``jit_compile="auto"`` (XLA at this size) and ``False``; the 2021
+design ported to Keras 3 (``EagerReference``: eager per-batch ``GradientTape``, new variables
+and a new Adam at every grow and prune); static ``model.fit`` with Keras's defaults (no XLA on
+a CPU), with XLA, and with XLA at the grown width (400 + 100), which separates the
+algorithm's own cost from the engine's. Run it without ``nice``; it records the load average:
 
     COURSE_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/selfscaling_speed.py
 """
@@ -149,8 +139,7 @@ def main() -> None:
     for _ in range(args.epochs):  # interleaved, so a load spike hits everyone alike
         for name, fn in contenders.items():
             times[name] += time_callable(fn, repeats=1, warmup=0).times
-    # Best of N is the epoch least disturbed by other jobs on a shared machine; the median
-    # is shown too.
+    # best of N: the epoch least disturbed by other jobs on a shared machine
     best = {name: min(t) for name, t in times.items()}
     median = {name: statistics.median(t) for name, t in times.items()}
     ours_t = best[OURS]
