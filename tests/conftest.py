@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools import browser
+from helpers import browser
 
 
 @pytest.fixture(scope="session")

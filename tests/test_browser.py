@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import browser
+from helpers import browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_setup_and_environment.ipynb"

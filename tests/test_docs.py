@@ -8,7 +8,7 @@ The rules, kept simple on purpose:
 1. **Links**: the target of every ``[text](target)`` (and ``![alt](target)``) that is relative
    (no ``scheme:``, not ``#anchor`` only, not ``/absolute``), without its ``#anchor``.
 2. **Code**: in inline code and fenced code blocks, every path that starts with a top-level
-   folder of the repository (``notebooks/``, ``course_lib/``, ``jobs/``, ``tools/``,
+   folder of the repository (``notebooks/``, ``course_lib/``, ``jobs/``, ``release/``,
    ``results/``, ``benchmarks/``, ``tests/``, ``slides/``, ``website/``, ``binder/``,
    ``requirements/``, ``.github/``, ``.ci/``), e.g. ``python benchmarks/cnn_speed.py``.
 3. **Notebook names**: every ``NN_name.ipynb`` anywhere in the text is a file in ``notebooks/``.
@@ -20,8 +20,8 @@ without a suffix, as ``PATH.md`` / ``PATH.ipynb`` (a Sphinx page name in a toctr
 least one file. Exempt: paths with a placeholder (``<name>``, ``$VAR``, ``...``) and outputs that
 builds and jobs write (under ``build/``, ``.venv``, ``results/runs/``).
 
->>> sorted(named_paths("Run `python tools/colab.py` or see [the guide](jobs/README.md#top)."))
-['jobs/README.md', 'tools/colab.py']
+>>> sorted(named_paths("Run `release/colab.py --check` or see [the guide](jobs/README.md#top)."))
+['jobs/README.md', 'release/colab.py']
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "CONTRIBUTING.md", "jobs/README.md", "benchmarks/README.md",
         "results/README.md", "website/*.md", "slides/*.md")
-TOP_FOLDERS = ("notebooks", "course_lib", "jobs", "tools", "results", "benchmarks", "tests",
+TOP_FOLDERS = ("notebooks", "course_lib", "jobs", "release", "results", "benchmarks", "tests",
                "slides", "website", "binder", "requirements", r"\.github", r"\.ci")
 EXEMPT = ("build/", ".venv", "results/runs/")
 

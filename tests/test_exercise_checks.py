@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from course_lib.exercises import EXERCISES, exercise
-from tools import make_attendee
+from release import make_attendee
 
 ROOT = Path(__file__).resolve().parents[1]
 

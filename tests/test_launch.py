@@ -21,8 +21,8 @@ import nbformat
 import pytest
 
 import course_lib
+from helpers.scratch_env import scratch_venv
 from release import colab
-from tools.scratch_env import scratch_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))

@@ -30,8 +30,8 @@ import nbformat
 import pytest
 
 from course_lib import course_files
+from helpers.scratch_env import scratch_venv
 from release import colab, export_requirements, package_files
-from tools.scratch_env import scratch_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -257,7 +257,7 @@ def test_no_private_attribute_of_another_library_is_used():
 
     offenders = []
     paths = [*(ROOT / "course_lib").rglob("*.py"),
-             *(path for folder in ("benchmarks", "jobs", "release", "slides", "website", "tools",
+             *(path for folder in ("benchmarks", "jobs", "release", "slides", "website",
                                    "tests/helpers")
                for path in (ROOT / folder).glob("*.py"))]
     for path in paths:

@@ -33,8 +33,8 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
+from helpers import browser
 from release.colab import Repo, title_of
-from tools import browser
 from website import build_site, course_site
 
 ROOT = Path(__file__).resolve().parents[1]

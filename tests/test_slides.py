@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import browser
+from helpers import browser
 
 ROOT = Path(__file__).resolve().parents[1]
 DECKS = sorted((ROOT / "slides").glob("[0-9]*.md"))

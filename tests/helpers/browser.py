@@ -1,6 +1,6 @@
 """Headless Chromium for the tests: find an installed one, launch it, keep it offline.
 
-Used by ``tests/test_slides.py`` and ``tests/test_browser.py``. Playwright drives the
+Used by ``tests/test_slides.py``, ``tests/test_site.py`` and ``tests/test_browser.py``. Playwright drives the
 system Chromium (``executable_path``); ``playwright install`` is never needed.
 """
 
