@@ -40,9 +40,8 @@ def scale(x: np.ndarray) -> np.ndarray:
 def standardize(
     x_train: np.ndarray, *others: np.ndarray, eps: float = 1e-7
 ) -> tuple[np.ndarray, ...]:
-    """Zero mean, unit variance per feature, using statistics of ``x_train`` only.
-
-    Test data is transformed with the training statistics so no information leaks.
+    """Zero mean, unit variance per feature, with ``x_train``'s statistics for every array
+    (so nothing leaks from test data).
 
     >>> a, b = standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
     >>> a.ravel().round(3).tolist(), b.ravel().round(3).tolist()
@@ -77,11 +76,8 @@ def one_hot(y: np.ndarray, num_classes: int = 10) -> np.ndarray:
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, n_val: int) -> tuple[tuple, tuple]:
-    """Split a *training* set into (train, validation): the last ``n_val`` samples validate.
-
-    The validation set is for watching learning curves and choosing epochs or settings; the
-    test set stays untouched until the final report. MNIST's training set is in no particular
-    order, so its last 10,000 images are as good a sample as any (the usual choice).
+    """Split a *training* set into (train, validation): the last ``n_val`` samples validate
+    (MNIST's training set is in no particular order), and the test set waits for the report.
 
     >>> (a, b), (c, d) = hold_out(np.arange(10), np.arange(10) % 2, n_val=3)
     >>> a.tolist(), c.tolist()
@@ -101,9 +97,8 @@ def hold_out(x: np.ndarray, y: np.ndarray, n_val: int) -> tuple[tuple, tuple]:
 def pick_classes(
     x: np.ndarray, y: np.ndarray, classes: int | Sequence[int], relabel: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keep only samples whose label is in ``classes``; optionally renumber them 0..k-1.
-
-    A single class may be given as a plain integer. Every class asked for must occur in ``y``.
+    """Keep only samples whose label is in ``classes`` (an int or a list, each present in ``y``);
+    optionally renumber them 0..k-1.
 
     >>> x, y = pick_classes(np.arange(4), np.array([1, 5, 1, 9]), [1, 9], relabel=True)
     >>> x.tolist(), y.tolist()

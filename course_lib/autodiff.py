@@ -1,18 +1,8 @@
 """Gradients by the automatic differentiation of whichever backend Keras runs on.
 
-Every framework records the forward computation and applies the chain rule to it backwards
-(notebook 03 does the same by hand). Only the way you ask differs:
-
-==============  ====================================================================
-TensorFlow      ``with tf.GradientTape() as tape: loss = f()``, then
-                ``tape.gradient(loss, variables)``
-JAX             ``jax.grad(f)(values)``: ``f`` must be a *pure* function of the values
-                it differentiates, so the variables are swapped for traced values
-                (``keras.StatelessScope``)
-PyTorch         ``loss = f()``, then ``torch.autograd.grad(loss, tensors)``
-==============  ====================================================================
-
-:func:`value_and_gradients` is those three lines for the backend in use.
+Every framework records the forward computation and applies the chain rule backwards (notebook
+03 does it by hand); only the call differs: ``tf.GradientTape``, ``jax.grad`` of a pure function
+(the variables swapped for traced values by ``keras.StatelessScope``), ``torch.autograd.grad``.
 
 >>> import keras
 >>> w = keras.Variable([1.0, -2.0])
@@ -32,11 +22,8 @@ import numpy as np
 
 def value_and_gradients(loss_fn: Callable[[], Any], variables: Sequence[keras.Variable]
                         ) -> tuple[float, list[np.ndarray]]:
-    """``loss_fn()`` and its gradients with respect to ``variables``, as NumPy arrays.
-
-    ``loss_fn`` takes no arguments and computes a scalar from the variables (e.g. a model's
-    loss on one batch).
-    """
+    """``loss_fn()`` (no arguments, a scalar, e.g. a model's loss on one batch) and its
+    gradients with respect to ``variables``, as NumPy arrays."""
     variables = list(variables)
     backend = keras.backend.backend()
     if backend == "tensorflow":

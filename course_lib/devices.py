@@ -1,8 +1,7 @@
 """Which devices Keras can compute on, and what hardware they are. Used by notebook 07.
 
-Device names are Keras's and the same on every backend: ``"cpu:0"``, ``"gpu:0"``, ... .
-``keras.device(name)`` places the work in its ``with`` block there, whichever backend runs
-(it calls ``tf.device``, ``jax.default_device`` or sets PyTorch's device for you).
+Device names are Keras's, the same on every backend (``"cpu:0"``, ``"gpu:0"``); ``with
+keras.device(name):`` places the work there, whichever backend runs.
 
 >>> devices = list_devices()
 >>> devices[0].kind, devices[0].name
@@ -22,11 +21,8 @@ from course_lib.environment import backend_version, cpu_cores, cpu_model, nvidia
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """One device Keras can compute on.
-
-    ``name`` is what ``keras.device`` accepts (``cpu:0``, ``gpu:0``); ``description`` is the
-    hardware (CPU model and cores, or the GPU's product name).
-    """
+    """One device Keras can compute on: ``name`` as ``keras.device`` takes it, ``description``
+    the hardware (CPU model and cores, or the GPU's product name)."""
 
     kind: str
     name: str
@@ -83,10 +79,8 @@ def check_device(name: str) -> str:
 def place(name: str | None) -> contextlib.AbstractContextManager:
     """``keras.device(name)`` for a checked device name; no placement at all for ``None``.
 
-    On PyTorch, Keras 3.15 builds a layer's integer variables (Dropout's seed) wrongly inside
-    ``keras.device("cpu:0")``: the tensor created on ``cpu`` is copied for ``cpu:0`` and
-    loses its ``Parameter`` type. Torch has one CPU device, so ``"cpu"`` is the same place
-    and avoids that path.
+    On PyTorch ``"cpu:0"`` becomes ``"cpu"``, the same place: under ``cpu:0`` Keras 3.15 builds
+    integer variables (Dropout's seed) that lose their ``Parameter`` type.
 
     >>> with place("cpu:0"):
     ...     layer = keras.layers.Dropout(0.5)

@@ -1,9 +1,7 @@
 """Generated stand-ins for MNIST and CIFAR-10, for machines with neither data nor network.
 
-They have the real datasets' shapes and dtypes, so every notebook runs end to end, and
-their classes are learnable, so a model that works still shows learning. They are not
-the real data: :mod:`course_lib.data` announces them loudly and never uses them in full
-mode unless asked.
+Real shapes and dtypes and learnable classes, so every notebook runs end to end; not the real
+data, so :mod:`course_lib.data` announces them loudly and uses them in full mode only if asked.
 
 >>> (x, y), (xt, yt) = mnist_like(n_train=100, n_test=10)
 >>> x.shape, x.dtype, y.shape, xt.shape
@@ -30,12 +28,8 @@ def _noise(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.n
 
 
 def mnist_like(n_train: int = 60_000, n_test: int = 10_000, seed: int = 0) -> Arrays:
-    """scikit-learn's bundled 8x8 handwritten digits, upscaled to 28x28.
-
-    Each sample is a real (small) handwritten digit scaled to 20x20 and centred in a 28x28
-    frame with a 4-pixel border, like MNIST, plus a little pixel noise. The default sizes are
-    MNIST's, so the notebooks' splits (a 10,000-image hold-out) work on it unchanged.
-    """
+    """scikit-learn's 8x8 handwritten digits scaled to 20x20, centred in 28x28 like MNIST, plus
+    a little noise; the default sizes are MNIST's, so the notebooks' splits work unchanged."""
     _check_sizes(n_train, n_test)
     from sklearn.datasets import load_digits
 
@@ -62,11 +56,8 @@ def mnist_like(n_train: int = 60_000, n_test: int = 10_000, seed: int = 0) -> Ar
 
 
 def cifar10_like(n_train: int = 50_000, n_test: int = 10_000, seed: int = 0) -> Arrays:
-    """Colour-and-stripe images, 32x32x3, ten classes each with its own hue and angle.
-
-    Noise and random phase make single pixels unreliable, so a model must combine many.
-    The default sizes are CIFAR-10's.
-    """
+    """Colour-and-stripe images, 32x32x3, ten classes each with its own hue and angle (noise and
+    random phase make single pixels unreliable); the default sizes are CIFAR-10's."""
     _check_sizes(n_train, n_test)
     rng = np.random.default_rng(seed)
     hues = rng.uniform(0.2, 0.8, size=(10, 3)).astype(np.float32)
