@@ -59,12 +59,8 @@ def detect_platform(environ: dict[str, str] | None = None, modules=None) -> Plat
 
 
 def nvidia_smi(*args: str, timeout: float = 20) -> str | None:
-    """The output of ``nvidia-smi`` run with ``args``; None without the command, or when it fails.
-
-    The one place the course asks the NVIDIA driver anything (notebook 00, the timing and
-    distributed helpers, the batch-job runner). For example
-    ``nvidia_smi("--query-gpu=name", "--format=csv,noheader")`` gives one GPU name per line.
-    """
+    """The output of ``nvidia-smi`` run with ``args`` (None without the command, or when it
+    fails), e.g. ``nvidia_smi("--query-gpu=name", "--format=csv,noheader")``: one GPU a line."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
@@ -200,11 +196,8 @@ def package_version(name: str) -> str | None:
 
 
 def installed_backends() -> dict[str, str | None]:
-    """Each Keras backend and the version of its package here (None: not installed).
-
-    Only package metadata is read: nothing is imported, so this is quick and safe to call
-    before choosing a backend.
-    """
+    """Each Keras backend and the version of its package here (None: not installed); reads
+    package metadata only, so it is safe to call before choosing a backend."""
     return {backend: package_version(package) for backend, package in BACKEND_PACKAGES.items()}
 
 
@@ -230,10 +223,8 @@ def versions() -> dict[str, str]:
 
 
 def git_commit(folder: Path | None = None) -> str | None:
-    """Short commit of the checkout ``folder`` (default: course_lib's), '+' when it has local changes.
-
-    None outside a git checkout (a pip-installed course_lib) or without git.
-    """
+    """Short commit of the checkout ``folder`` (default: course_lib's), '+' when it has local
+    changes; None outside a git checkout or without git."""
     folder = folder or Path(__file__).resolve().parent
     git = shutil.which("git")
     if git is None:
@@ -252,8 +243,8 @@ def git_commit(folder: Path | None = None) -> str | None:
 
 @dataclass(frozen=True)
 class RunStamp:
-    """When, on what machine and in which mode a notebook ran: the line the course website
-    shows at the top of every notebook page (``website/course_site.py`` adds the cell).
+    """When, on what machine and in which mode a notebook ran: the line atop every notebook
+    page of the course website (``website/course_site.py`` adds it).
 
     >>> stamp = RunStamp("2026-11-22 14:03 UTC", "fast", "Intel Xeon, 2 cores, 23.5 GiB RAM, no GPU",
     ...                  "Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1", "1cbce00")

@@ -1,19 +1,10 @@
 """Timing helpers: how long a call or an epoch takes, and a table to compare them.
 
-Timing on an accelerator has two traps, and every helper here avoids both:
+Every helper avoids the two traps of timing an accelerator: the first call traces and compiles
+(and every new input shape again), so warm-up calls run untimed first; and GPU work is
+asynchronous, so a timed result is fetched before the clock stops (``model.fit`` reads the
+loss at each epoch's end). Which devices there are: :mod:`course_lib.devices`.
 
-- **The first call is not representative.** The backend traces the Python function into
-  a graph and compiles it (TensorFlow's ``tf.function`` and XLA, ``jax.jit``) on the first
-  call, and again for each new input shape; cuDNN picks its algorithms; memory gets
-  allocated. That warm-up is excluded: warm-up calls run first and are not timed.
-- **GPU work is asynchronous.** A call returns before the GPU has finished. Timed
-  callables have their result fetched, and ``model.fit`` ends each epoch by reading the
-  loss, which waits for the device.
-
-Which devices there are: :mod:`course_lib.devices`.
-
-Example
--------
 >>> t = time_callable(lambda: sum(range(10_000)), repeats=3, label="sum")
 >>> len(t.times), t.seconds > 0
 (3, True)
@@ -31,8 +22,6 @@ import keras
 import numpy as np
 
 from course_lib.devices import place
-
-# --------------------------------------------------------------------------- timing
 
 
 @dataclass
@@ -76,9 +65,8 @@ def _wait_for(result: Any) -> None:
 def time_callable(
     fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1, label: str = ""
 ) -> Timing:
-    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed.
-
-    A tensor result is fetched before the clock stops, so GPU work is counted.
+    """Call ``fn`` ``warmup`` times untimed, then ``repeats`` times timed (a tensor result is
+    fetched before the clock stops, so GPU work counts).
 
     >>> t = time_callable(lambda: None, repeats=2, warmup=0)
     >>> len(t.times)
@@ -152,14 +140,10 @@ def time_epoch(
     label: str = "",
     **fit_kwargs: Any,
 ) -> EpochTiming:
-    """Time ``epochs`` epochs of ``model.fit`` with tracing and compilation excluded.
-
-    ``model`` is a compiled Keras model, or a function returning one: a function is
-    called inside ``keras.device(device)`` so that the weights live on the timed device too.
-    Before the clock starts, one short untimed ``fit`` on ``warmup_batches`` full
-    batches plus the final partial batch traces (and XLA-compiles) the training step for
-    every batch shape the timed epoch will meet. Each timed epoch is then one pass over
-    ``x`` (no validation); the result's ``seconds`` is the median epoch.
+    """Time ``epochs`` epochs of ``model.fit`` (no validation; median in ``seconds``), tracing
+    excluded: an untimed ``fit`` on ``warmup_batches`` batches plus the last partial one first
+    compiles every batch shape. ``model``: a compiled Keras model, or a function returning one,
+    called inside ``keras.device(device)`` so the weights live there too.
 
     >>> import keras
     >>> def build():
@@ -199,15 +183,11 @@ def time_epoch(
                        device=device or "default")
 
 
-# --------------------------------------------------------------------------- tables
-
 
 def comparison_table(rows: Iterable[Mapping[str, Any]], *, baseline: Mapping[str, Any] | None = None,
                      time_col: str = "seconds", group: Sequence[str] = ()):
-    """Collect measurements into a pandas DataFrame, optionally with a ``speedup`` column.
-
-    ``baseline`` names the reference rows (e.g. ``{"device": "CPU"}``); within each
-    ``group`` (e.g. model and batch size) every row's speed-up is baseline time / its time.
+    """Measurements as a pandas DataFrame; with ``baseline`` (e.g. ``{"device": "CPU"}``) a
+    ``speedup`` column, baseline time / row time within each ``group`` (e.g. model, batch).
 
     >>> rows = [{"model": "mlp", "device": "CPU", "seconds": 2.0},
     ...         {"model": "mlp", "device": "GPU", "seconds": 0.5}]
