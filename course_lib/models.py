@@ -1,13 +1,7 @@
-"""Model builders shared by a notebook and a benchmark, so both train the same network.
+"""Model builders shared by a notebook and a benchmark, so both train the same network (the
+notebooks still show and explain every layer).
 
-The notebooks still show and explain every layer (``model.summary()`` plus prose);
-this module only keeps the benchmark in ``benchmarks/`` from drifting away from
-what the notebooks teach.
-
-Example
--------
->>> model = five_layer_net("relu")              # doctest: +SKIP
->>> [layer.units for layer in model.layers]     # doctest: +SKIP
+>>> [layer.units for layer in five_layer_net("relu").layers]
 [200, 100, 60, 30, 10]
 """
 
@@ -44,10 +38,8 @@ def activation_names() -> list[str]:
 
 
 def check_activation(activation: Any) -> None:
-    """Raise ``ValueError`` naming ``activation`` and the valid names unless Keras knows it.
-
-    A callable, or None (no activation), is accepted as Keras accepts it; nothing is built, so
-    the check is instant.
+    """Raise ``ValueError`` naming ``activation`` and the valid names unless Keras knows it (a
+    callable, or None for no activation, passes).
 
     >>> check_activation("relux")
     Traceback (most recent call last):
@@ -78,11 +70,8 @@ def five_layer_net(
 ) -> keras.Model:
     """The 200-100-60-30-10 network, with ``Dropout`` after the hidden layers.
 
-    ``activation`` is the hidden layers' activation, a name from :func:`activation_names`
-    (the lecture compares "sigmoid", "tanh" and "relu"); an unknown name raises ``ValueError``.
-
-    ``dropout`` is one rate for every hidden layer (the lecture's 0.25), or one rate per hidden
-    layer; a rate of 0 adds no layer.
+    ``activation``: the hidden layers', from :func:`activation_names` (else ``ValueError``);
+    ``dropout``: one rate for every hidden layer, or one per layer (0 adds no layer).
 
     >>> model = five_layer_net("relu", dropout=(0.25, 0.25, 0, 0))  # the two wide layers only
     >>> [layer.rate for layer in model.layers if isinstance(layer, layers.Dropout)]
@@ -126,30 +115,22 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2
 
 #: Filters in the CNN's three convolution blocks (28x28, 14x14 and 7x7 feature maps).
 CNN_FILTERS = (16, 32, 64)
-#: The expanded-data network (augmentation): wider blocks, and a dense layer with dropout
-#: before the output, so that it has the capacity to profit from many augmented epochs.
+#: The expanded-data network: wider, and a dense layer with dropout, to profit from augmentation.
 CNN_AUGMENTED_FILTERS = (24, 48, 96)
 CNN_AUGMENTED_DENSE, CNN_AUGMENTED_DROPOUT = 128, 0.5
 
 
 def conv_block(x, filters: int, name: str, synchronized: bool = False):
-    """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU.
-
-    ``synchronized=True`` (TensorFlow only) computes BatchNorm's statistics over the global
-    batch of all replicas of a ``tf.distribute`` strategy, so their moving averages agree.
-    """
+    """3x3 convolution (no bias: BatchNorm adds its own shift), BatchNorm, ReLU; ``synchronized``
+    (TensorFlow only) takes BatchNorm's statistics over all replicas of a ``tf.distribute`` batch."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, synchronized=synchronized, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def augmentation(shift: float = 0.1, degrees: float = 10.0, zoom: float = 0.1) -> layers.Pipeline:
-    """Random small shifts, rotations and zooms: active in training, a no-op at inference.
-
-    Empty borders are filled with 0 (black background), as in MNIST itself. A
-    ``layers.Pipeline`` (not a ``Sequential``) works both in front of a model and mapped over
-    a ``tf.data`` dataset on any backend: see :func:`training_batches`.
-    """
+    """Random small shifts, rotations and zooms (borders filled with 0), in training only; a
+    ``layers.Pipeline`` works in front of a model and in :func:`training_batches` on any backend."""
     return layers.Pipeline(
         [
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
@@ -164,12 +145,8 @@ def mnist_cnn(filters: tuple[int, int, int] = CNN_FILTERS, augment: bool = False
               dense: int = 0, dropout: float = 0.0, synchronized_bn: bool = False) -> keras.Model:
     """The course CNN: three conv blocks, two max-poolings, one dense softmax layer.
 
-    ``augment=True`` puts :func:`augmentation` in front, so every epoch sees freshly
-    shifted, rotated and zoomed digits ("expanded data"). ``dense`` > 0 adds a hidden ReLU
-    layer of that width before the output, followed by ``Dropout(dropout)`` (the
-    expanded-data network: ``CNN_AUGMENTED_DENSE``, ``CNN_AUGMENTED_DROPOUT``).
-    ``synchronized_bn=True`` is for data-parallel training with ``tf.distribute``
-    (notebook 08): see :func:`conv_block`.
+    ``augment``: :func:`augmentation` in front ("expanded data"); ``dense`` > 0: a hidden ReLU
+    layer of that width, then ``Dropout(dropout)``; ``synchronized_bn``: for ``tf.distribute``.
 
     >>> mnist_cnn().count_params()
     55002
@@ -204,14 +181,9 @@ CNN_BATCH_SIZE = 128
 
 def training_batches(x, y, augment: layers.Layer | None = None, *,
                      batch_size: int = CNN_BATCH_SIZE, seed: int = 0):
-    """Shuffled batches of ``(x, y)`` as a ``tf.data`` dataset; with ``augment`` (for example
-    :func:`augmentation`), freshly augmented images in every epoch.
-
-    Notebook 06 writes this input pipeline and says why it suits a CPU: the next batch is
-    augmented while the network trains on the current one, outside the compiled step.
-    ``fit`` accepts the dataset on every backend (pass ``shuffle=False``: it shuffles itself).
-    The map runs one batch at a time, so the random draws come in order and
-    ``keras.utils.set_random_seed`` repeats a run.
+    """Shuffled batches of ``(x, y)`` as a ``tf.data`` dataset (notebook 06), with ``augment``
+    (e.g. :func:`augmentation`) applied afresh every epoch, one batch at a time so a seed
+    repeats a run; ``fit`` takes it on every backend (pass ``shuffle=False``).
 
     >>> import numpy as np
     >>> x, y = np.zeros((300, 28, 28, 1), "float32"), np.arange(300) % 10
@@ -231,11 +203,9 @@ def training_batches(x, y, augment: layers.Layer | None = None, *,
 
 
 def lecture_cnn(filters: int = 32, dense: int = 256) -> keras.Model:
-    """The lecture's 2018 CNN in Keras 3: two 3x3 'valid' convolutions, max-pooling, dropout,
-    a dense layer with dropout, softmax (28 -> 26 -> 24 -> 12; 4,608 features into the dense
-    layer). Compile it with ``keras.optimizers.Adadelta(learning_rate=1.0)``, the 2018 default:
-    Keras 3's default Adadelta rate is 0.001, at which this network barely learns.
-    """
+    """The lecture's 2018 CNN: two 3x3 'valid' convolutions, max-pooling, dropout, a dense layer
+    with dropout, softmax. Compile it with ``keras.optimizers.Adadelta(learning_rate=1.0)``, the
+    2018 default (at Keras 3's 0.001 it barely learns)."""
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
@@ -252,11 +222,8 @@ def lecture_cnn(filters: int = 32, dense: int = 256) -> keras.Model:
     )
 
 
-# The two classic Keras examples notebook 07 and benchmarks/gpu_vs_cpu.py time.
-
-
 def mnist_mlp(seed: int = 0) -> keras.Model:
-    """Keras's classic MNIST MLP example: 784 -> 512 -> 512 -> 10 with dropout (0.67 M weights).
+    """Keras's classic MNIST MLP example (timed by notebook 07): 784-512-512-10 with dropout.
 
     >>> mnist_mlp().count_params()
     669706
@@ -276,7 +243,7 @@ def mnist_mlp(seed: int = 0) -> keras.Model:
 
 
 def cifar10_cnn(seed: int = 0) -> keras.Model:
-    """The classic Keras CIFAR-10 CNN timed in the lecture: 4 conv layers, 1.25 M weights.
+    """The classic Keras CIFAR-10 CNN timed in the lecture: 4 conv layers.
 
     >>> cifar10_cnn().count_params()
     1250858

@@ -1,7 +1,5 @@
-"""Figures the notebooks share: image grids, learning curves, confusion matrices.
-
-Every function draws on a Matplotlib figure and returns it (or the axes), so a
-notebook can tweak titles or save the figure; none calls ``plt.show()``.
+"""Figures the notebooks share: image grids, learning curves, confusion matrices. Each
+returns its figure (or axes) to tweak or save; none calls ``plt.show()``.
 
 >>> import numpy as np
 >>> fig = show_images(np.zeros((4, 28, 28), dtype=np.uint8), labels=[0, 1, 2, 3])
@@ -27,10 +25,8 @@ def show_images(
     cmap: str = "gray_r",
     class_names: Sequence[str] | None = None,
 ):
-    """A grid of images with optional true labels and predictions (wrong ones in red).
-
-    Accepts (N, H, W), (N, H, W, C) or flattened (N, 784) images.
-    """
+    """A grid of (N, H, W[, C]) or flat (N, 784) images with optional labels and predictions
+    (wrong ones in red)."""
     images = np.asarray(images)
     if images.ndim == 2 and images.shape[1] == 784:
         images = images.reshape(-1, 28, 28)
@@ -71,10 +67,8 @@ def show_images(
 def plot_history(
     history, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None
 ):
-    """Training vs validation curves from a Keras ``History`` (or its ``.history`` dict).
-
-    One panel per metric; the gap between the two lines is where overfitting shows.
-    """
+    """Training vs validation curves from a Keras ``History`` (or its ``.history`` dict), one
+    panel per metric."""
     hist: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     present = [m for m in metrics if m in hist]
     if not present:
@@ -142,7 +136,7 @@ def plot_confusion_matrix(
     cm = confusion_matrix(y_true, y_pred, num_classes)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.5))
-    # Log colour scale so the few mistakes stay visible next to the large diagonal.
+    # log colours, so the few mistakes stay visible next to the large diagonal
     shown = np.log1p(cm)
     ax.imshow(shown, cmap="Blues")
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]

@@ -1,6 +1,4 @@
-"""Figures for the self-scaling notebooks (09-11): sizes, curves, size vs accuracy, neurons.
-
-Each function draws on a new Matplotlib figure and returns it; none calls ``plt.show()``.
+"""Figures for the self-scaling notebooks (09-11); each returns a new figure.
 
 >>> hist = [{"sizes_before_grow": [3], "sizes_after_grow": [5], "sizes_after_prune": [4],
 ...          "loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4,
@@ -106,12 +104,8 @@ def plot_size_vs_accuracy(points: Sequence[dict], *, metric: str = "test accurac
 
 def plot_neuron_heatmap(neuron_log: Sequence[list], *, layer: int = 0, threshold: float = 1e-3,
                         drift_epoch: int | None = None):
-    """Every neuron that ever lived in one hidden layer (rows) against epochs (columns).
-
-    The colour is log10 of the neuron's largest incoming |weight| after that epoch's training
-    (before pruning); white means the neuron did not exist. Neurons below ``threshold``
-    are pruned right after, so they appear and then vanish.
-    """
+    """Every neuron that ever lived in one hidden layer (rows) against epochs (columns), coloured
+    by log10 of its largest incoming |weight| before pruning (white: not alive)."""
     if not neuron_log:
         raise ValueError("neuron_log is empty: train with SelfScalingNet.fit first.")
     n_ids = 1 + max(int(ids.max()) for epoch in neuron_log for ids, _ in [epoch[layer]])
