@@ -1,8 +1,5 @@
-"""Start several worker processes on this machine, wired together by ``TF_CONFIG``.
-
-A stand-in for a multi-node job, for a laptop or a test: every worker listens on a free
-loopback port and learns from ``TF_CONFIG`` who the others are.
-"""
+"""Start several worker processes on this machine, wired together by ``TF_CONFIG``: a stand-in
+for a multi-node job, on a laptop or in a test."""
 
 from __future__ import annotations
 
@@ -18,13 +15,9 @@ from dataclasses import dataclass
 
 from course_lib.distributed.strategies import tf_config
 
-# Ports the operating system hands out for outgoing connections and for "bind to port 0"
-# (Linux 32768-60999, macOS and Windows 49152-65535). A port picked there can be taken by
-# any other program's next connection in the seconds a worker needs to import TensorFlow
-# and listen on it. Picking below that range leaves only programs that bind on purpose.
+# below the ports the system hands out (from 32768), which any connection could take meanwhile
 PORT_RANGE = (15000, 32768)
-
-# What TensorFlow prints when a worker's port was taken after it was picked.
+# what TensorFlow prints when a worker's port was taken after it was picked
 PORT_TAKEN_MESSAGE = "Could not start gRPC server"
 
 
@@ -37,8 +30,7 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}.")
-    # A generator of its own: a course run that seeds `random` must not make two runs
-    # started side by side pick the same ports.
+    # a generator of its own: two seeded runs side by side must not pick the same ports
     rng = random.Random()
     ports: list[int] = []
     for _ in range(200 * n):
@@ -69,10 +61,7 @@ class WorkerRun:
 
 
 def stop_workers(procs: Sequence[subprocess.Popen], grace: float = 5.0) -> None:
-    """Stop every process still running: terminate, then kill after ``grace`` seconds.
-
-    ``Popen.terminate``/``kill`` work the same on Linux, macOS and Windows.
-    """
+    """Stop every process still running: terminate, then kill after ``grace`` seconds."""
     running = [p for p in procs if p.poll() is None]
     for p in running:
         p.terminate()
@@ -94,16 +83,11 @@ def launch_local_workers(
     cpu_only: bool = True,
     tries: int = 3,
 ) -> list[WorkerRun]:
-    """Run ``command`` as ``n`` worker processes on this machine, wired by ``TF_CONFIG``.
+    """Run ``command`` as ``n`` workers on loopback ports, each with its ``TF_CONFIG``.
 
-    A stand-in for a multi-node job: each process gets ``TF_CONFIG`` with ``n`` loopback
-    addresses (127.0.0.1, free ports) and its own index. All processes are killed if one
-    fails or ``timeout`` seconds pass, and ``RuntimeError`` says which one failed.
-    ``cpu_only`` hides GPUs so that several processes do not fight over one GPU.
-
-    A worker whose port was taken before it could listen (``PORT_TAKEN_MESSAGE``) did no
-    work yet, so all workers start again on fresh ports, up to ``tries`` times in all, with
-    a warning each time.
+    All are killed if one fails or ``timeout`` seconds pass (``RuntimeError`` names it);
+    ``cpu_only`` hides the GPUs. When a port was taken before its worker listened, all start
+    again on fresh ports, up to ``tries`` times, with a warning.
 
     >>> import sys
     >>> runs = launch_local_workers(2, [sys.executable, "-c", "print('hi')"], timeout=30)

@@ -1,6 +1,6 @@
 """The ``tf.distribute`` strategy for where this process runs, and who in it writes.
 
-See :mod:`course_lib.distributed` for the strategies and the two rules that come with them.
+See :mod:`course_lib.distributed` for the strategies and how batch and learning rate scale.
 
 >>> scale_for_replicas(per_replica_batch=64, base_lr=0.01, replicas=2)
 (128, 0.02)
@@ -51,10 +51,8 @@ def tf_config(hosts: Sequence[str], index: int, task_type: str = "worker") -> st
 
 
 def chief_of(task_type: str | None, task_id: int | None, cluster: dict[str, Any]) -> bool:
-    """Whether the task ``(task_type, task_id)`` is the chief of ``cluster``.
-
-    The chief is the task of type ``chief`` if there is one, otherwise worker 0; a
-    process outside any cluster (``task_type`` None) is its own chief.
+    """Whether the task is the chief of ``cluster``: the ``chief`` task if there is one, else
+    worker 0; a process outside any cluster (``task_type`` None) is its own chief.
 
     >>> chief_of(None, None, {})
     True
@@ -71,12 +69,8 @@ def chief_of(task_type: str | None, task_id: int | None, cluster: dict[str, Any]
 
 
 def slurm_resolver(port_base: int = SLURM_PORT_BASE):
-    """A ``SlurmClusterResolver`` for the current ``srun`` step, with or without GPUs.
-
-    Call it before TensorFlow touches a GPU: it sets ``CUDA_VISIBLE_DEVICES`` so that
-    tasks sharing a node get different GPUs. On CPU-only nodes the resolver's GPU
-    bookkeeping is switched off (it cannot divide zero GPUs among tasks).
-    """
+    """A ``SlurmClusterResolver`` for the current ``srun`` step, with or without GPUs; call it
+    before TensorFlow touches a GPU (it sets ``CUDA_VISIBLE_DEVICES`` per task)."""
     import tensorflow as tf
 
     if "SLURM_PROCID" not in os.environ:
@@ -96,10 +90,8 @@ def slurm_resolver(port_base: int = SLURM_PORT_BASE):
 
 
 def require_tensorflow_backend() -> None:
-    """A clear error unless Keras runs on TensorFlow: ``tf.distribute`` trains TensorFlow models.
-
-    (On JAX, ``keras.distribution`` is the counterpart; notebook 08 shows both.)
-    """
+    """A clear error unless Keras runs on TensorFlow: ``tf.distribute`` trains TensorFlow models
+    (``keras.distribution`` is JAX's counterpart; notebook 08 shows both)."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -110,15 +102,9 @@ def require_tensorflow_backend() -> None:
 
 
 def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
-    """Create the ``tf.distribute`` strategy named by ``kind`` (see the module table).
-
-    ``auto`` picks ``multiworker`` when ``TF_CONFIG`` is set, ``slurm`` inside an
-    ``srun`` step with more than one task, ``mirrored`` with two or more GPUs and
-    ``default`` otherwise.
-
-    It needs Keras on TensorFlow (:func:`require_tensorflow_backend`); ``tests/test_distribute.py``
-    has examples.
-    """
+    """The ``tf.distribute`` strategy named by ``kind`` (one of ``STRATEGIES``; Keras on
+    TensorFlow only). ``auto``: ``multiworker`` when ``TF_CONFIG`` is set, ``slurm`` in an
+    ``srun`` step of several tasks, ``mirrored`` with two or more GPUs, else ``default``."""
     if kind not in STRATEGIES:
         raise ValueError(f"strategy {kind!r} is unknown; choose one of {', '.join(STRATEGIES)}.")
     require_tensorflow_backend()
@@ -155,10 +141,7 @@ def make_strategy(kind: str = "auto", *, port_base: int = SLURM_PORT_BASE):
 
 
 def strategy_name(strategy) -> str:
-    """A readable name: ``MirroredStrategy``, ``MultiWorkerMirroredStrategy`` or ``default``.
-
-    For example ``strategy_name(make_strategy("default"))`` is ``'default'``.
-    """
+    """A readable name: ``MirroredStrategy``, ``MultiWorkerMirroredStrategy`` or ``default``."""
     import tensorflow as tf
 
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):

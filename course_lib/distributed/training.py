@@ -81,16 +81,10 @@ def train_mnist(
     verbose: bool = True,
     allow_standin: bool | None = None,
 ) -> TrainResult:
-    """Train the course CNN (:func:`course_lib.models.mnist_cnn`) on MNIST with ``strategy``
-    in a custom training loop.
-
-    Every worker reads its own shard of the data (``distribute_datasets_from_function``),
-    gradients are averaged over the *global* batch and applied on every replica. The
-    chief writes ``result.json``, ``weights.npz`` and a checkpoint into ``out_dir``;
-    other workers write into a temporary folder that is deleted afterwards. With
-    ``verify_dir`` every worker also saves its final weights there as
-    ``weights_<task>.npz`` so the copies can be compared.
-    """
+    """Train the course CNN on MNIST with ``strategy`` in a custom loop: each worker reads its
+    own shard, gradients are averaged over the *global* batch. The chief writes ``result.json``,
+    ``weights.npz`` and a checkpoint into ``out_dir``; with ``verify_dir`` every worker saves
+    its final weights there as ``weights_<task>.npz`` to compare."""
     import keras
     import tensorflow as tf
 
@@ -109,8 +103,7 @@ def train_mnist(
 
     (x_train, y_train), (x_test, y_test) = load_mnist(n_train=n_train, n_test=n_test, verbose=chief and verbose,
                                                       allow_standin=allow_standin)
-    # Training images stay uint8 until a batch is drawn: as float32 the array, the dataset's
-    # copy of it and the shuffle buffer each took four times the memory, per worker.
+    # uint8 until a batch is drawn: float32 copies took four times the memory, per worker
     x_train = x_train[..., None]
     x_test = (x_test[..., None] / 255.0).astype("float32")
     y_train = y_train.astype("int64")
@@ -163,8 +156,7 @@ def train_mnist(
         if verbose and chief:
             print(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}", flush=True)
 
-    # Same weights everywhere: each worker evaluates locally, in slices of 250 images. All
-    # 2,000 at once held about 450 MB of activations per worker, the run's memory peak.
+    # same weights everywhere: each worker evaluates locally, in slices (all at once: 450 MB)
     predicted = np.concatenate([
         np.argmax(np.asarray(model(x_test[i:i + 250], training=False)), axis=1)
         for i in range(0, len(x_test), 250)
