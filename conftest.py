@@ -40,7 +40,8 @@ collect_ignore_glob = ["tests/fixtures/*"]  # input to tests/test_jobs.py, not a
 # files that never use Keras (CI runs them once per Python/NumPy stack).
 BACKEND_INDEPENDENT = {"test_browser.py", "test_docs.py", "test_exercises.py", "test_jobs.py",
                        "test_lint.py", "test_notebook_hygiene.py", "test_packaging.py",
-                       "test_provenance.py", "test_site.py", "test_slides.py"}
+                       "test_provenance.py", "test_results_files.py", "test_site.py",
+                       "test_slides.py", "build_slides.py", "figures.py", "slide_metadata.py"}
 KERAS_FREE = {"test_data.py", "test_errors.py", "test_exercise_checks.py", "test_runner.py"}
 _notebook_seconds: dict[str, float] = defaultdict(float)
 

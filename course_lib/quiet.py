@@ -11,8 +11,8 @@ They are written while TensorFlow loads, before any log level is read, so no set
 - it sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless the learner chose a level (later C++ logging);
 - it installs an import hook: whenever TensorFlow is first imported (by ``import keras``,
   ``import tensorflow``, or anything else), the process's native stderr is discarded while
-  that one import runs and TensorFlow looks for its devices. Python errors raised by the
-  import still reach the learner.
+  that one import runs and TensorFlow looks for its devices. Python errors raised while
+  importing still reach the learner.
 
 This module is the one place that sets TensorFlow's log level. One memory setting rides along,
 because it too must be set before TensorFlow loads: ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=true``

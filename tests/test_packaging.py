@@ -98,7 +98,8 @@ def test_runtime_dependencies_are_what_the_code_imports():
     declared = {re.split(r"[<>=~!; \[]", d)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
     module_to_dist = {"sklearn": "scikit-learn", "IPython": "ipython"}
     std = set(sys.stdlib_module_names) | {"course_lib", "IPython"}
-    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py")]
+    runner = ROOT / "course_lib" / "runner.py"  # headless runs: tools that come with Jupyter (below)
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "course_lib").rglob("*.py") if p != runner]
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         sources += [c.source for c in nb.cells if c.cell_type == "code"]
@@ -110,6 +111,12 @@ def test_runtime_dependencies_are_what_the_code_imports():
         f"imported but not declared: {third_party - declared - backends}")
     assert declared - third_party - {"tensorflow"} == set(), (
         f"declared but imported nowhere: {declared - third_party}")  # TF: Keras's backend
+    # The notebook runner (make executed, the site, jobs) needs what JupyterLab brings, and
+    # papermill for jobs with parameters: the learner's and the jobs' pinned installs hold them.
+    ran = set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", runner.read_text(), re.MULTILINE))
+    pinned = (ROOT / "requirements.txt").read_text() + (ROOT / "requirements" / "jobs.txt").read_text()
+    for module in sorted(ran - std - declared):
+        assert re.search(rf"^{module}==", pinned, re.MULTILINE), f"runner imports {module}, pinned nowhere"
 
 
 def test_license_file_matches_pyproject():
