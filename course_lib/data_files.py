@@ -1,7 +1,6 @@
 """Dataset files in a folder: prefetch, verify, and say where the data would come from.
 
-The command line for Binder builds and cluster login nodes, whose compute nodes are often
-offline (``python -m course_lib.data`` runs it)::
+For Binder builds and cluster login nodes, whose compute nodes are often offline::
 
     python -m course_lib.data prefetch --to DIR     # write and verify both datasets
     python -m course_lib.data verify --dir DIR      # check the files in DIR
@@ -65,11 +64,8 @@ def _choose_another(label: str) -> str:
 
 
 def writable_folder(path: str | os.PathLike, label: str = "target folder") -> Path:
-    """``path`` as a folder that exists (made if missing) and can be written into.
-
-    ``label`` names the value in messages: the command line passes ``--to``.
-    Raises :class:`FolderError` naming the path and the fix.
-    """
+    """``path`` as a folder that exists (made if missing) and can be written into, else
+    :class:`FolderError` naming it (as ``label``: the command line passes ``--to``) and the fix."""
     folder = Path(path).expanduser().absolute()
     fix = _choose_another(label)
     existing = folder
@@ -109,11 +105,8 @@ def existing_folder(path: str | os.PathLike, label: str = "folder") -> Path:
 
 
 def write_npz(path: Path, arrays: Arrays, label: str = "target folder") -> None:
-    """Write arrays in Keras layout atomically (temporary file, then rename).
-
-    A folder that refuses the write raises :class:`FolderError` naming the folder, not the
-    temporary file.
-    """
+    """Write arrays in Keras layout atomically (temporary file, then rename); a folder that
+    refuses the write raises :class:`FolderError` naming the folder."""
     (x_train, y_train), (x_test, y_test) = arrays
     tmp = None
     try:
@@ -140,9 +133,8 @@ def prefetch(
 ) -> list[str]:
     """Make sure ``target`` holds verified copies of the datasets; return what was done.
 
-    Idempotent: a verified file is left alone. A file that fails verification is
-    reported, never overwritten (it may be the user's); delete it to fetch again.
-    ``label`` names ``target`` in error messages (the command line passes ``--to``).
+    A verified file is left alone; one that fails verification raises, never overwritten (it
+    may be the user's). ``label`` names ``target`` in errors (the command line passes ``--to``).
     """
     names = dataset_names(names)
     target = writable_folder(target, label)
@@ -169,10 +161,8 @@ def verify(
     *,
     label: str = "folder",
 ) -> list[str]:
-    """Check every dataset file in ``folder``; raise on the first bad or missing one.
-
-    ``label`` names ``folder`` in error messages (the command line passes ``--dir``).
-    """
+    """Check every dataset file in ``folder``; raise on the first bad or missing one (``label``
+    names ``folder`` in errors: the command line passes ``--dir``)."""
     names = dataset_names(names)
     folder = existing_folder(folder, label)
     report = []
@@ -190,10 +180,7 @@ def verify(
 
 
 def _where_report() -> tuple[list[str], list[str]]:
-    """Where each dataset would come from: (one line per dataset found or not, the problems).
-
-    A problem shared by both datasets (a bad ``COURSE_DATA_DIR``) is reported once.
-    """
+    """(One line per dataset: where it would come from, the problems, each reported once)."""
     lines: list[str] = []
     problems: dict[str, list[str]] = {}  # message -> the datasets it concerns
     folder = config.data_dir_from_env()
@@ -213,19 +200,15 @@ def _where_report() -> tuple[list[str], list[str]]:
 
 
 def where() -> list[str]:
-    """Say, per dataset, which source would be used now (no download is attempted).
-
-    Problems (a bad ``COURSE_DATA_DIR``, a corrupt file) come last, as ``NAME: problem: ...``.
-    """
+    """Per dataset, the source that would be used now (nothing downloaded); problems (a bad
+    ``COURSE_DATA_DIR``, a corrupt file) come last, as ``NAME: problem: ...``."""
     lines, problems = _where_report()
     return lines + problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status: 0 done, 1 failed, 2 bad arguments.
-
-    Errors are one line on stderr (``error: ...``) naming the bad value and the fix.
-    """
+    """Run the command line; exit status 0 done, 1 failed, 2 bad arguments (errors: one line on
+    stderr, ``error: ...``, naming the bad value and the fix)."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prefetch", help="write and verify dataset files in a folder")

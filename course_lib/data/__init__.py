@@ -1,28 +1,13 @@
 """Datasets for the course: MNIST and CIFAR-10, from disk first, the network last.
 
-Where the data comes from, in this order:
+Sources, in order: the folder in ``COURSE_DATA_DIR`` (or ``data_dir``) holding ``mnist.npz`` /
+``cifar10.npz`` with the arrays ``x_train y_train x_test y_test``; Keras's cache
+(``$KERAS_HOME/datasets``, by default ``~/.keras/datasets``); a download through Keras, after a
+quick reachability check, so an offline machine gets an error in seconds, not a hang. When none
+works, fast mode, ``source="standin"`` or ``COURSE_STANDIN=1`` give a loudly announced
+stand-in; otherwise :class:`DataUnavailableError` explains three ways to get the data. The
+command line ``python -m course_lib.data prefetch|verify|where`` is :mod:`course_lib.data_files`.
 
-1. the folder in ``COURSE_DATA_DIR`` (or the ``data_dir`` argument), holding
-   ``mnist.npz`` / ``cifar10.npz`` with the arrays ``x_train y_train x_test y_test``;
-2. Keras's own cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``);
-3. a download through Keras (progress bar and checksum), after a quick reachability
-   check so an offline machine gets an error within seconds instead of a hang.
-
-When none works: in fast mode (``COURSE_FAST=1``), or when asked for with
-``source="standin"`` / ``COURSE_STANDIN=1``, a generated stand-in with the same shapes
-and dtypes is used and loudly announced. Otherwise a :class:`DataUnavailableError`
-explains the three ways to get the data.
-
-Command line (for Binder builds and cluster login nodes), in :mod:`course_lib.data_files`::
-
-    python -m course_lib.data prefetch --to DIR     # write and verify both datasets
-    python -m course_lib.data verify --dir DIR      # check the files in DIR
-    python -m course_lib.data where                 # say where data would come from
-
-The array helpers (``flatten``, ``scale``, ``hold_out``, ...) are in :mod:`course_lib.arrays`.
-
-Example
--------
 >>> (x_train, y_train), (x_test, y_test) = load_mnist()          # doctest: +SKIP
 MNIST: real data, 60000 train / 10000 test, from /data/mnist.npz (COURSE_DATA_DIR)
 """
@@ -48,13 +33,11 @@ Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 SOURCES = ("auto", "data_dir", "keras_cache", "download", "standin")
 
-# Where Keras downloads from; used only for the reachability check before a download.
+# where Keras downloads from, for the reachability check
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 CIFAR_HOST = ("www.cs.toronto.edu", 443)
 NETWORK_CHECK_SECONDS = 2.5  # a reachable host answers well within it; offline, the error comes soon
-# Keras's download (urllib) sets no timeout of its own; a read that waits longer than this for
-# the next bytes ends the download with the offline error instead of hanging.
-DOWNLOAD_STALL_SECONDS = 30.0
+DOWNLOAD_STALL_SECONDS = 30.0  # a download read waiting longer fails (urllib has no timeout of its own)
 
 
 class DataError(Exception):
@@ -112,11 +95,6 @@ class Loaded:
     detail: str  # a path or a URL, for the announcement
 
 
-# ---------------------------------------------------------------------------
-# Checking a file
-# ---------------------------------------------------------------------------
-
-
 def validate_arrays(arrays: dict[str, np.ndarray], spec: DatasetSpec, origin: str) -> Arrays:
     """Check keys, dtypes, shapes and label range; return Keras's tuple layout.
 
@@ -171,11 +149,6 @@ def read_npz(path: str | os.PathLike, spec: DatasetSpec) -> Arrays:
     return validate_arrays(arrays, spec, str(path))
 
 
-# ---------------------------------------------------------------------------
-# The sources
-# ---------------------------------------------------------------------------
-
-
 def keras_cache_dir() -> Path:
     """Keras's dataset cache, following ``KERAS_HOME`` as Keras does."""
     home = os.environ.get("KERAS_HOME")
@@ -203,12 +176,17 @@ def _from_keras_cache(spec: DatasetSpec) -> Loaded | None:
     if npz.exists():  # our own layout, or Keras's mnist.npz
         return Loaded(read_npz(npz, spec), "keras_cache", str(npz))
     if spec is CIFAR10 and _keras_cifar_cached(cache):
-        import keras
-
-        (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
-        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-        return Loaded(validate_arrays(arrays, spec, str(cache)), "keras_cache", str(cache))
+        return _keras_load(spec, "keras_cache", str(cache))
     return None
+
+
+def _keras_load(spec: DatasetSpec, source: str, detail: str) -> Loaded:
+    """``spec`` through Keras's ``load_data`` (its cache, or a download), validated."""
+    import keras
+
+    loader = keras.datasets.mnist if spec is MNIST else keras.datasets.cifar10
+    arrays = dict(zip(KEYS, (a for pair in loader.load_data() for a in pair), strict=True))
+    return Loaded(validate_arrays(arrays, spec, detail), source, detail)
 
 
 def _keras_cifar_cached(cache: Path) -> bool:
@@ -217,11 +195,8 @@ def _keras_cifar_cached(cache: Path) -> bool:
 
 
 def network_reachable(host: tuple[str, int], timeout: float = NETWORK_CHECK_SECONDS) -> bool:
-    """True if a TCP connection to ``host`` opens within ``timeout`` seconds.
-
-    Name lookup has no timeout of its own, so the check runs in a daemon thread
-    and is abandoned when the time is up.
-    """
+    """True if a TCP connection to ``host`` opens within ``timeout`` seconds (in a daemon
+    thread, abandoned when the time is up: name lookup has no timeout of its own)."""
     result: list[bool] = []
 
     def attempt() -> None:
@@ -256,21 +231,16 @@ def socket_timeout(seconds: float) -> Iterator[None]:
 def _download(spec: DatasetSpec) -> Loaded:
     if not network_reachable(spec.host):
         raise DataUnavailableError(_unavailable_message(spec, network=False))
-    import keras
-
-    loader = keras.datasets.mnist if spec is MNIST else keras.datasets.cifar10
     print(f"{spec.name}: downloading through Keras (once; it is cached afterwards) ...")
     try:
         with socket_timeout(DOWNLOAD_STALL_SECONDS):
-            (x_train, y_train), (x_test, y_test) = loader.load_data()
+            return _keras_load(spec, "download", "Keras download")
     except (TimeoutError, OSError) as exc:
         raise DataUnavailableError(
             _unavailable_message(spec, network=True)
             + f"\n(the download stalled or broke off: {exc!r}; limit {DOWNLOAD_STALL_SECONDS:g} s "
             "without data)"
         ) from exc
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    return Loaded(validate_arrays(arrays, spec, "Keras download"), "download", "Keras download")
 
 
 def _unavailable_message(spec: DatasetSpec, network: bool) -> str:
@@ -336,13 +306,11 @@ def locate(
         return found
     try:
         return _download(spec)
-    except DataUnavailableError:
+    except Exception as exc:  # offline, or a download that broke half-way (network, checksum)
         if allow_standin:
             return _standin(spec, seed)
-        raise
-    except Exception as exc:  # a download that broke half-way (network, checksum)
-        if allow_standin:
-            return _standin(spec, seed)
+        if isinstance(exc, DataUnavailableError):
+            raise
         raise DataUnavailableError(_unavailable_message(spec, network=True) + f"\n({exc})") from exc
 
 
@@ -379,10 +347,8 @@ def printed_text(outputs: Sequence[dict]) -> str:
 
 
 def announced_sources(text: str) -> set[str]:
-    r"""Which datasets, from which source, the :func:`announce` lines in ``text`` name.
-
-    How the test summary and ``benchmarks/notebook_runs.py`` learn, from a notebook's
-    printed output, where its data came from.
+    r"""Which datasets, from which source, the :func:`announce` lines in ``text`` name (how
+    ``benchmarks/notebook_runs.py`` learns where a notebook's data came from).
 
     >>> sorted(announced_sources("MNIST: real data, 60000 train / 10000 test, from /d/mnist.npz "
     ...                          "(COURSE_DATA_DIR)\nCIFAR-10: STAND-IN DATA (100 train / 10 test), ..."))
