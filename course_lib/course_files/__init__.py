@@ -1,8 +1,5 @@
-"""Copies of repository files that notebooks show, shipped inside the package.
-
-A learner on Colab (or anyone with ``course_lib`` installed from a wheel) has no checkout of the
-repository, so notebooks read these copies instead of ``results/`` and ``jobs/``. The originals
-stay where they belong; ``release/package_files.py`` (``make colab``) refreshes the copies and a
+"""Copies of repository files that notebooks show, shipped inside the package for installs
+without a checkout (Colab); ``release/package_files.py`` (``make colab``) refreshes them and a
 test fails when they drift.
 
 >>> "#SBATCH" in read_text("train_distributed.sh")
