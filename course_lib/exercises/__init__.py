@@ -2,8 +2,9 @@
 
 In the spirit of Kaggle Learn's ``q1.check()`` / ``q1.hint()``: every exercise has an
 :class:`Exercise` that says right or wrong, what is wrong, and offers a hint. Where an exercise
-is an experiment, the check takes the learner's own measurements with the conclusion they
-drew, and says whether the numbers support it. The worked solutions stay in the
+is an experiment, the check takes what the experiment produced (the ``History`` of
+``model.fit``, a timing, a trained network) with the conclusion drawn, reads or measures the
+numbers itself, and says whether they support it. The worked solutions stay in the
 notebooks' solution cells, which the attendee build removes; the checks and hints ship with
 ``course_lib``, so they work on Colab and offline. The checks live by part of the course:
 ``foundations`` (notebooks 00-04), ``networks`` (05-07), ``scaling`` (08-11).

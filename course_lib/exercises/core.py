@@ -1,13 +1,30 @@
-"""What every exercise check shares: the :class:`Exercise` record and small answer readers."""
+"""What every exercise check shares: the :class:`Exercise` record and small answer readers.
+
+An experiment's check takes what the experiment produced (the ``History`` that ``model.fit``
+returned, a timing, a trained network) rather than numbers typed from it: the readers here
+take the numbers from those objects and check that the objects are what the exercise asks
+for, so invented numbers are refused.
+"""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 NOT_ANSWERED = (None, Ellipsis)
+
+
+class AnswerError(ValueError):
+    """An answer of the wrong kind; the message (one line) is the feedback.
+
+    >>> q = Exercise("99.1", "a History", lambda a: fit_history(a, "your run"), "Use model.fit.")
+    >>> q.check(0.97)
+    Exercise 99.1: not yet. your run: pass the History that model.fit returned (history = model.fit(...)), not a float: the check reads the numbers and the trained model from it. Need a nudge? Run .hint().
+    Verdict(False)
+    """
 
 
 class Verdict:
@@ -57,8 +74,11 @@ class Exercise:
             return Verdict(False)
         try:
             problem = self.test(answer)
+        except AnswerError as exc:
+            problem = str(exc)
         except Exception as exc:  # a malformed answer is feedback, not a crash
-            problem = f"could not check {answer!r} ({type(exc).__name__}: {exc}). Expected {self.asks_for}."
+            problem = (f"could not check {_shown(answer)} ({type(exc).__name__}: {exc}). "
+                       f"Expected {self.asks_for}.")
         if problem is None:
             print(f"Exercise {self.name}: correct.")
             return Verdict(True)
@@ -82,7 +102,7 @@ def word(answer, options: tuple[str, ...]) -> str:
     """
     got = str(answer).strip().lower()
     if got not in options:
-        raise ValueError(f"answer one of {', '.join(repr(o) for o in options)}, not {answer!r}")
+        raise AnswerError(f"answer one of {', '.join(repr(o) for o in options)}, not {answer!r}.")
     return got
 
 
@@ -93,7 +113,7 @@ def choice(expected: str, options: tuple[str, ...], why: str) -> Callable[[Any],
         try:
             got = word(answer, options)
         except ValueError as exc:
-            return f"{exc}."
+            return str(exc)
         return None if got == expected else why
 
     return test
@@ -120,10 +140,23 @@ def which_is_larger(answer, labels: tuple[str, str], numbers: str) -> str | None
 
 
 def most_confused_pair(answer) -> str | None:
-    """Check ``(confusion matrix, (true digit, predicted digit))`` for the most frequent mistake."""
+    """Check ``(model, images, labels, (true digit, predicted digit))`` for the most frequent
+    mistake: the check predicts the images with the model and counts the mistakes itself."""
     import numpy as np
 
-    counts, pair = np.array(answer[0], dtype=float), tuple(int(d) for d in answer[1])
+    if len(answer) != 4 or not hasattr(answer[0], "predict"):
+        raise AnswerError("pass (the trained model, the images, their labels, (true digit, "
+                          "predicted digit)): the check predicts the images with the model and "
+                          "counts the mistakes itself.")
+    model, images, labels = answer[0], answer[1], np.asarray(answer[2]).ravel()
+    pair = tuple(int(d) for d in answer[3])
+    if len(images) != len(labels):
+        raise AnswerError(f"{len(images)} images but {len(labels)} labels: pass the images and "
+                          "their own labels.")
+    probabilities = np.asarray(model.predict(images, batch_size=1000, verbose=0))
+    classes = probabilities.shape[1]
+    counts = np.zeros((classes, classes))
+    np.add.at(counts, (labels.astype(int), probabilities.argmax(axis=1)), 1)
     mistakes = counts.copy()
     np.fill_diagonal(mistakes, -1)  # correct predictions are not confusions
     right = tuple(int(d) for d in np.unravel_index(mistakes.argmax(), mistakes.shape))
@@ -133,7 +166,8 @@ def most_confused_pair(answer) -> str | None:
         return "That is a diagonal entry: those digits were read correctly. Ignore the diagonal."
     if pair == right[::-1]:
         return "Rows are the true digits, columns the predictions: you have them the other way round."
-    return f"{pair} occurs {counts[pair]:.0f} times; the most frequent mistake occurs {counts[right]:.0f} times."
+    return (f"{pair} occurs {counts[pair]:.0f} times in this model's predictions; the most "
+            f"frequent mistake occurs {counts[right]:.0f} times.")
 
 
 def gflops(answer) -> str | None:
@@ -147,3 +181,140 @@ def gflops(answer) -> str | None:
     if close(rate, right * 1e9, rel=0.02):
         return "That is in FLOP/s; one GFLOP/s is 1e9 FLOP/s."
     return f"{rate:g} GFLOP/s does not follow from n = {n} and {seconds:g} s: expected {right:.3g}."
+
+
+# -- readers for what an experiment produced ------------------------------------------------------
+
+
+def fit_history(answer, what: str):
+    """``answer`` as the ``History`` that ``model.fit`` returned, with the model it trained.
+
+    Raises :class:`AnswerError` for anything else (a number, a ``.history`` dict): the checks
+    read the numbers from the History, and the network from its ``model``.
+    """
+    metrics, model = getattr(answer, "history", None), getattr(answer, "model", None)
+    if not isinstance(metrics, dict) or not hasattr(model, "count_params"):
+        raise AnswerError(f"{what}: pass the History that model.fit returned (history = "
+                          f"model.fit(...)), not {_kind(answer)}: the check reads the numbers and "
+                          "the trained model from it.")
+    if not metrics.get("loss"):
+        raise AnswerError(f"{what}: that History holds no finished epoch.")
+    return answer
+
+
+def last(history, key: str, what: str) -> float:
+    """The last epoch's ``key`` (e.g. ``"val_accuracy"``) of a History, checked to be plausible."""
+    values = history.history.get(key)
+    if not values:
+        fix = " (fit with validation_data=...)" if key.startswith("val_") else ""
+        raise AnswerError(f"{what}: that History has no {key!r}{fix}.")
+    value = float(values[-1])
+    if "accuracy" in key and not 0 <= value <= 1:
+        raise AnswerError(f"{what}: an accuracy of {value!r} is not between 0 and 1.")
+    return value
+
+
+def same_training(first, second, names: tuple[str, str], epochs: bool = True) -> str | None:
+    """A problem when two Histories did not train for as many epochs (unless ``epochs`` is
+    false) of as many batches."""
+    runs = [(len(h.history["loss"]) if epochs else 0, h.params.get("steps")) for h in (first, second)]
+    if runs[0] == runs[1]:
+        return None
+    if not epochs:
+        return (f"the two runs must differ in one thing only, but {names[0]} ran "
+                f"{runs[0][1]} and {names[1]} {runs[1][1]} batches per epoch.")
+    (e1, s1), (e2, s2) = runs
+    return (f"the two runs must differ in one thing only, but {names[0]} ran {e1} x {s1} and "
+            f"{names[1]} {e2} x {s2} batches (epochs x batches per epoch).")
+
+
+def layers_named(model, kind: str) -> list:
+    """The layers of ``model`` whose class is called ``kind`` (e.g. ``"Dropout"``), in order."""
+    return [layer for layer in model.layers if type(layer).__name__ == kind]
+
+
+def hidden_activations(model) -> list[str]:
+    """The activation of each Dense layer but the output one, by name (``"relu"``, ...)."""
+    return [layer.get_config()["activation"] for layer in layers_named(model, "Dense")[:-1]]
+
+
+def peak_learning_rate(optimizer) -> float:
+    """An optimizer's learning rate; for a warm-up schedule, the rate it warms up to."""
+    import keras
+
+    rate = getattr(optimizer, "_learning_rate", None)
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        config = rate.get_config()
+        return float(config.get("warmup_target") or config["initial_learning_rate"])
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def self_scaling_run(answer, what: str):
+    """``answer`` as a trained self-scaling network (what ``SelfScalingNet.fit`` or
+    ``run_drift`` leaves): its ``history`` must end at its current ``hidden_sizes``."""
+    history, sizes = getattr(answer, "history", None), getattr(answer, "hidden_sizes", None)
+    if not isinstance(history, list) or sizes is None:
+        raise AnswerError(f"{what}: pass the trained self-scaling network itself, not "
+                          f"{_kind(answer)}: the check reads its history and sizes.")
+    if not history:
+        raise AnswerError(f"{what}: that network has not been trained yet (its history is empty).")
+    if list(history[-1]["sizes_after_prune"]) != list(sizes):
+        raise AnswerError(f"{what}: its history does not end at its sizes {list(sizes)}.")
+    return answer
+
+
+def epoch_timing(answer, what: str):
+    """``answer`` as the ``EpochTiming`` that ``timing.time_epoch`` returned."""
+    if not all(hasattr(answer, name) for name in ("samples_per_second", "batch_size", "device")):
+        raise AnswerError(f"{what}: pass the timing that timing.time_epoch returned (t = "
+                          f"timing.time_epoch(...)), not {_kind(answer)}.")
+    return answer
+
+
+def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """The best of ``repeats`` timed calls of ``fn`` after one untimed warm-up, in seconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def timed_seconds(answer, what: str) -> float:
+    """The median time of the ``Timing`` that ``timing.time_callable`` returned."""
+    if not (hasattr(answer, "times") and hasattr(answer, "seconds")):
+        raise AnswerError(f"{what}: pass the timing that timing.time_callable returned (t = "
+                          f"timing.time_callable(...)), not {_kind(answer)}.")
+    return float(answer.seconds)
+
+
+#: A measured time may be this many times the check's own best time, or this many times
+#: faster, not more: on a shared machine one product's time swings tenfold with the load.
+TIMES_OFF_AT_MOST = 30
+
+
+def agrees_with_machine(seconds: float, here: float, what: str) -> str | None:
+    """A problem when ``seconds`` cannot be a measurement of what took ``here`` s just now."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        return f"{seconds!r} s is not a measured time."
+    if seconds < here / TIMES_OFF_AT_MOST:
+        return (f"{seconds:.3g} s is faster than this machine can do {what}: timed again, the "
+                f"best of three takes {here:.3g} s. Pass the timing you measured.")
+    if seconds > here * TIMES_OFF_AT_MOST:
+        return (f"{seconds:.3g} s is far longer than {what} takes here ({here:.3g} s, timed "
+                "again): time the product alone, after a warm-up call.")
+    return None
+
+
+def _shown(answer, width: int = 80) -> str:
+    """An answer's repr on one line, cut to ``width`` characters."""
+    text = " ".join(repr(answer).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _kind(answer) -> str:
+    """How an answer of the wrong kind is named in feedback: ``a float``, ``a dict``."""
+    name = type(answer).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

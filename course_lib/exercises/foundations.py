@@ -8,12 +8,21 @@ import math
 import numpy as np
 
 from course_lib.exercises.core import (
+    AnswerError,
     Exercise,
+    agrees_with_machine,
+    best_time,
     choice,
     close,
+    fit_history,
     gflops,
+    hidden_activations,
+    last,
     most_confused_pair,
+    peak_learning_rate,
     reads_your_numbers,
+    same_training,
+    timed_seconds,
     word,
 )
 
@@ -21,16 +30,37 @@ from course_lib.exercises.core import (
 
 
 def _check_00_1(answer) -> str | None:
+    from course_lib.data import MNIST, keras_cache_dir
+
     text, said = str(answer[0]), word(answer[1], ("data_dir", "keras_cache", "download"))
     line = next((ln for ln in text.splitlines() if ln.startswith("MNIST:")), None)
     if line is None:
         return "pass the text `python -m course_lib.data where` printed: it has a line 'MNIST: ...'."
-    right = ("data_dir" if "(data_dir)" in line else "keras_cache" if "(keras_cache)" in line
-             else "download")
-    if right == "data_dir":
+    if "(data_dir)" in line:
         return ("that output still reads MNIST from a data folder: run the command again with "
                 "COURSE_DATA_DIR set to an empty folder.")
+    # Without a data folder only Keras's cache is left on disk: look at it here.
+    cache = keras_cache_dir()
+    right = "keras_cache" if (cache / MNIST.filename).exists() else "download"
+    shown = "keras_cache" if "(keras_cache)" in line else "download"
+    if shown != right:
+        return (f"{line!r} is not what this machine reports: MNIST is "
+                f"{'' if right == 'keras_cache' else 'not '}in Keras's cache ({cache}). Pass the "
+                "text the command printed.")
     return reads_your_numbers(said, right, line)
+
+
+def _check_00_2(answer) -> str | None:
+    matrix = np.asarray(answer[0])
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not 100 <= len(matrix) <= 4096:
+        raise AnswerError(f"pass the square matrix you multiplied by itself (n from 100 to "
+                          f"4096), not an array of shape {matrix.shape}: the check times it again.")
+    seconds, rate = timed_seconds(answer[1], "the time"), float(answer[2])
+    n = len(matrix)
+    problem = gflops((n, seconds, rate))
+    if problem:
+        return problem
+    return agrees_with_machine(seconds, best_time(lambda: matrix @ matrix), f"one {n} x {n} product")
 
 
 # -- notebook 01 ------------------------------------------------------------------------------
@@ -50,11 +80,20 @@ def _check_01_1(answer) -> str | None:
 
 
 def _check_01_2(answer) -> str | None:
-    w1, w2, b = (float(a) for a in answer)
-    if all(abs(got - want) <= 0.05 for got, want in ((w1, 2.0), (w2, -3.0), (b, 1.0))):
+    x, y = np.asarray(answer[0], dtype=float), np.asarray(answer[1], dtype=float)
+    theta = np.asarray(answer[2], dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2 or y.shape != (len(x),) or theta.shape != (3,):
+        raise AnswerError("pass (X, y, (w1, w2, b)): your data, an (m, 2) matrix and m targets, "
+                          "and the weights gradient descent found on it.")
+    exact, *_ = np.linalg.lstsq(np.column_stack([x, np.ones(len(x))]), y, rcond=None)
+    if np.abs(exact - (2.0, -3.0, 1.0)).max() > 0.1:
+        return (f"least squares on your data gives ({exact[0]:.3f}, {exact[1]:.3f}, "
+                f"{exact[2]:.3f}): the data was not made from y = 2 x1 - 3 x2 + 1 plus noise.")
+    if np.abs(theta - exact).max() <= 0.02:
         return None
-    return (f"(w1, w2, b) = ({w1:.3f}, {w2:.3f}, {b:.3f}) is not close to the truth that made the "
-            "data, (2, -3, 1).")
+    return (f"(w1, w2, b) = ({theta[0]:.3f}, {theta[1]:.3f}, {theta[2]:.3f}) is not where gradient "
+            f"descent on your data ends: least squares gives ({exact[0]:.3f}, {exact[1]:.3f}, "
+            f"{exact[2]:.3f}). More epochs, or check the three gradients.")
 
 
 def _check_01_3(answer) -> str | None:
@@ -87,10 +126,38 @@ def _check_02_1(answer) -> str | None:
             "read its learning_rate.")
 
 
+#: Softmax regression on MNIST: one Dense(10) layer on 784 pixels.
+SOFTMAX_PARAMETERS = 784 * 10 + 10
+
+
+def _softmax_run(answer, what: str):
+    history = fit_history(answer, what)
+    if history.model.count_params() != SOFTMAX_PARAMETERS:
+        raise AnswerError(f"{what}: that model has {history.model.count_params():,} parameters, "
+                          f"not a softmax regression's {SOFTMAX_PARAMETERS:,}.")
+    return history
+
+
+def _same_recipe(first, second, names: tuple[str, str], epochs: bool = True) -> str | None:
+    """A problem when two softmax-regression runs differ in more than their pixels (and,
+    with ``epochs`` false, their number of epochs)."""
+    rates = [peak_learning_rate(h.model.optimizer) for h in (first, second)]
+    if not close(rates[0], rates[1], rel=1e-6):
+        return (f"{names[0]} trained with learning rate {rates[0]:g}, {names[1]} with "
+                f"{rates[1]:g}: keep the learning rate and change only the pixels.")
+    return same_training(first, second, names, epochs)
+
+
 def _check_02_2(answer) -> str | None:
-    scaled, raw = float(answer[0]), float(answer[1])
-    if not (math.isfinite(scaled) and scaled > 0):
-        return f"{scaled!r} is not a training loss."
+    scaled_run = _softmax_run(answer[0], "the scaled-pixel run")
+    raw_run = _softmax_run(answer[1], "the raw-pixel run")
+    problem = _same_recipe(scaled_run, raw_run, ("the scaled run", "the raw run"), epochs=False)
+    if problem:
+        return problem
+    scaled, raw = (float(h.history["loss"][0]) for h in (scaled_run, raw_run))
+    if not (math.isfinite(scaled) and 0 < scaled < math.log(10)):
+        return (f"the scaled model's first-epoch loss ({scaled:.3g}) is not below chance level "
+                f"({math.log(10):.2f}): pass the History of the model trained on pixels / 255.")
     if not math.isfinite(raw) or raw > 3 * scaled:
         return None  # an infinite or far larger loss: the raw pixels blew up the training
     return (f"the raw-pixel loss ({raw:.3g}) is not much larger than the scaled one "
@@ -99,8 +166,14 @@ def _check_02_2(answer) -> str | None:
 
 
 def _check_02_4(answer) -> str | None:
-    in_place, shuffled = float(answer[0]), float(answer[1])
+    plain_run = _softmax_run(answer[0], "the run on pixels in place")
+    shuffled_run = _softmax_run(answer[1], "the run on shuffled pixels")
     said = word(answer[2], ("yes", "no"))
+    problem = _same_recipe(plain_run, shuffled_run, ("the run in place", "the shuffled run"))
+    if problem:
+        return problem
+    in_place = last(plain_run, "val_accuracy", "the run on pixels in place")
+    shuffled = last(shuffled_run, "val_accuracy", "the run on shuffled pixels")
     if abs(in_place - shuffled) >= 0.01:
         return (f"{in_place:.2%} and {shuffled:.2%} differ by more than a point: did you apply the "
                 "same permutation to the training and the validation pixels?")
@@ -161,8 +234,22 @@ SAME_WITHIN = 0.003
 
 
 def _check_04_1(answer) -> str | None:
-    leaky, relu = float(answer[0]), float(answer[1])
+    leaky_run = fit_history(answer[0], "the leaky ReLU run")
+    relu_run = fit_history(answer[1], "the ReLU run")
     said = word(answer[2], ("better", "worse", "about the same"))
+    for run, name, wanted in ((leaky_run, "the leaky ReLU run", "leaky_relu"),
+                              (relu_run, "the ReLU run", "relu")):
+        found = hidden_activations(run.model)
+        if not found or set(found) != {wanted}:
+            return f"{name} trained a network whose hidden layers use {found}, not {wanted!r} only."
+    widths = [[layer.units for layer in run.model.layers] for run in (leaky_run, relu_run)]
+    if widths[0] != widths[1]:
+        return f"the two networks differ in more than the activation: layer widths {widths}."
+    problem = same_training(leaky_run, relu_run, ("the leaky ReLU run", "the ReLU run"))
+    if problem:
+        return problem
+    leaky = last(leaky_run, "val_accuracy", "the leaky ReLU run")
+    relu = last(relu_run, "val_accuracy", "the ReLU run")
     difference = leaky - relu
     right = ("about the same" if abs(difference) < SAME_WITHIN
              else "better" if difference > 0 else "worse")
@@ -185,13 +272,15 @@ EXERCISES = (
              _check_00_1,
              "Read the MNIST line: a path with (keras_cache) means Keras's own cache folder; "
              "'not on disk' means a download (or stand-in data in fast mode without a network)."),
-    Exercise("00.2", "a triple (n, seconds for one n x n product, your GFLOP/s)", gflops,
+    Exercise("00.2", "a triple (the n x n matrix you multiplied by itself, the timing of its "
+             "product from timing.time_callable, your GFLOP/s)", _check_00_2,
              "An n x n matrix product does n^3 multiplications and as many additions; divide "
-             "the operations by the seconds, then by 1e9."),
+             "them by t.seconds, then by 1e9. The check times the product again."),
     Exercise("01.1", "a pair (the matrix A, the largest stable learning rate)", _check_01_1,
              "np.linalg.eigvalsh gives the eigenvalues of the symmetric Hessian 2/n * A.T @ A; "
              "the largest stable rate is 2 divided by the largest of them."),
-    Exercise("01.2", "a triple (w1, w2, b) from your gradient descent", _check_01_2,
+    Exercise("01.2", "a triple (X, y, (w1, w2, b)): your data and the weights your gradient "
+             "descent found on it", _check_01_2,
              "The gradient of the mean squared error is 2/n * X.T @ (X @ theta - y) with a "
              "column of ones in X for b; a learning rate around 0.1 and a few hundred "
              "epochs get close."),
@@ -201,15 +290,16 @@ EXERCISES = (
              "weights; np.flatnonzero(before != after) gives the rows that changed."),
     Exercise("02.1", "the learning rate of Keras's optimizer='sgd' (a number)", _check_02_1,
              "Compile a model with optimizer='sgd' and print float(model.optimizer.learning_rate)."),
-    Exercise("02.2", "a pair (first-epoch training loss with scaled pixels, the same with raw "
-             "pixels)", _check_02_2,
-             "history.history['loss'][0] of each model; the raw one must be trained on pixels "
-             "from 0 to 255 (no division by 255)."),
-    Exercise("02.3", "a pair (confusion matrix, (true digit, predicted digit))", most_confused_pair,
+    Exercise("02.2", "a pair (the History of the model trained on scaled pixels, the History of "
+             "the one trained on raw pixels)", _check_02_2,
+             "Pass what each model.fit returned; the check compares their first-epoch losses. The "
+             "raw one must be trained on pixels from 0 to 255 (no division by 255)."),
+    Exercise("02.3", "a tuple (the model, the test images, their labels, (true digit, predicted "
+             "digit))", most_confused_pair,
              "Set the diagonal to zero (np.fill_diagonal), then np.unravel_index(cm.argmax(), "
              "cm.shape) gives (row, column) = (true digit, predicted digit)."),
-    Exercise("02.4", "a triple (validation accuracy with pixels in place, with pixels shuffled, "
-             "'yes' or 'no': does softmax regression care?)", _check_02_4,
+    Exercise("02.4", "a triple (the History of the run with pixels in place, of the run with "
+             "pixels shuffled, 'yes' or 'no': does softmax regression care?)", _check_02_4,
              "Each weight belongs to one pixel: what does a fixed reordering of the pixels do "
              "to what the model can learn?"),
     Exercise("03.1", "a pair (cost when p(6) = 0.5, cost when p(6) = 0.01)", _check_03_1,
@@ -222,10 +312,11 @@ EXERCISES = (
              _check_03_3,
              "Divide softmax's numerator and denominator by exp(z1): what is left is "
              "1 / (1 + exp(-(z1 - z2)))."),
-    Exercise("04.1", "a triple (validation accuracy with leaky ReLU, with ReLU, 'better', 'worse' "
-             "or 'about the same')", _check_04_1,
-             f"Compare the two final validation accuracies; differences below {SAME_WITHIN:.1%} "
-             "are within what another seed gives."),
+    Exercise("04.1", "a triple (the History of the leaky ReLU run, of the ReLU run, 'better', "
+             "'worse' or 'about the same')", _check_04_1,
+             "Pass what train(...) returned for each (histories['relu'] is the ReLU run); compare "
+             f"the final validation accuracies: differences below {SAME_WITHIN:.1%} are within "
+             "what another seed gives."),
     Exercise("04.2", "'sigmoid' or 'relu': which network the tanh network is closer to after "
              "one epoch of plain SGD",
              choice("relu", ("sigmoid", "relu"),
