@@ -14,9 +14,15 @@ What a deck source looks like (``slides/NN_name.md``)::
     - text, **markdown**, tables, code, $inline$ and $$display$$ math
     ![Sigmoid and sign](fig:sigmoid_vs_sign)    <- figure drawn by slides/figures.py
     Note:
-    Speaker notes (press S in the deck) start at a line "Note:".
+    Point: what the room must take away.   <- speaker notes (press S) start at a line "Note:";
+                                              every slide has a "Point:" and an "Ask:" paragraph
+    Ask: a question for the room?
+    Further notes for the presenter.
     ---
     ## The next slide
+
+Every deck ends with "Now open notebook NN", written by ``release/schedule.py`` from the
+schedule in ``release/course.toml``: links to the notebooks on the course website and in Colab.
 
 The build is offline end to end: reveal.js and KaTeX come from the npm packages pinned in
 ``slides/package-lock.json`` (installed with ``npm ci`` when missing), math is rendered to
@@ -47,6 +53,9 @@ NPM_TIMEOUT_S = 600
 
 SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 NOTE = re.compile(r"^Note:[ \t]*$", re.MULTILINE)
+# In the notes: the point to make and the question to ask, each a paragraph of its own.
+NOTE_LABEL = re.compile(r"^(Point|Ask):[ \t]*(\S.*(?:\n(?!(?:Point|Ask):)[ \t]*\S.*)*)",
+                        re.MULTILINE)
 FIGURE = re.compile(r"!\[([^\]]*)\]\(fig:([a-z0-9_]+)\)")
 DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 CODE = re.compile(r"(^```.*?^```[ \t]*$|`[^`\n]+`)", re.MULTILINE | re.DOTALL)
@@ -73,6 +82,28 @@ KATEX_FONTS = ("katex/dist/fonts", "katex/fonts")  # only the .woff2 files: ever
 class Slide:
     body: str
     notes: str = ""
+
+    def _label(self, name: str) -> str:
+        return next((" ".join(m.group(2).split()) for m in NOTE_LABEL.finditer(self.notes)
+                     if m.group(1) == name), "")
+
+    @property
+    def point(self) -> str:
+        """The notes' ``Point:`` paragraph: what the slide must get across ("" when missing).
+
+        >>> Slide("## A", "Point: the loss\\ngoes down.\\nAsk: why?").point
+        'the loss goes down.'
+        """
+        return self._label("Point")
+
+    @property
+    def question(self) -> str:
+        """The notes' ``Ask:`` paragraph: the question to ask the room ("" when missing).
+
+        >>> Slide("## A", "Point: the loss\\ngoes down.\\nAsk: why?").question
+        'why?'
+        """
+        return self._label("Ask")
 
 
 @dataclass
@@ -193,7 +224,8 @@ def deck_html(deck: Deck) -> str:
         body = FIGURE.sub(_figure_html, slide.body)
         inner = md.render(_protect_math(body, formulas))
         if slide.notes:
-            inner += f'<aside class="notes">\n{md.render(_protect_math(slide.notes, formulas))}</aside>\n'
+            notes = NOTE_LABEL.sub(r"**\1:** \2", slide.notes)  # the labels stand out
+            inner += f'<aside class="notes">\n{md.render(_protect_math(notes, formulas))}</aside>\n'
         sections.append(f"<section>\n{inner}</section>")
     rendered = render_math(formulas)
     page = "\n".join(sections)
