@@ -6,7 +6,8 @@
 Per notebook the schedule holds objectives, questions, teaching and exercise minutes, the
 exercises to set, prerequisites and slide decks; per deck its minutes; per format of the day
 (half day, one day, two days) a timed plan. Run times are never typed: they come from the table
-``results/notebook_runs.md`` (:func:`measured_runs`) when the files are generated.
+``results/notebook_runs.md`` when the files are generated, read by the same parser as notebook
+00's room check (:func:`course_lib.roomcheck.notebook_runs`).
 
 Generated from it:
 
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.roomcheck import Measured, format_seconds, notebook_runs
 from release import generated
 from release.colab import CONFIG, Repo, title_of
 
@@ -42,15 +44,6 @@ RUNS = ("full", "fast", "site")  # how a plan runs a notebook: live in a mode, o
 HEADER = re.compile(r"^\*\*Slides:\*\*.*(?:\n|$)", re.MULTILINE)  # a notebook's header line
 CLOSING = re.compile(r"\n---[ \t]*\n+## Now open notebook.*\Z", re.DOTALL)  # a deck's last slide
 GENERATED_NOTE = "<!-- written by release/schedule.py from release/course.toml -->"
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A run time as people read it: seconds below 90 s, then minutes."""
-    if seconds is None:
-        return "not measured"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
 def clock(minutes: int) -> str:
@@ -70,56 +63,6 @@ def duration(minutes: int) -> str:
     """
     hours, rest = divmod(minutes, 60)
     return f"{hours} h {rest} min" if hours and rest else (f"{hours} h" if hours else f"{rest} min")
-
-
-# --- measured run times ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    """One row of ``results/notebook_runs.md``."""
-
-    seconds: float
-    machine: str  # e.g. "AMD EPYC, 2 cores"
-    peak_gib: float
-
-    @property
-    def cores(self) -> str:
-        found = re.search(r"(\d+) cores?", self.machine)
-        return f"{found.group(1)}-core CPU" if found else self.machine
-
-
-def measured_runs(text: str, backend: str = "tensorflow") -> dict[tuple[str, str], Run]:
-    """The rows of a notebook-runs table, by (notebook number, mode), for one Keras backend.
-
-    Columns are found by their header names, so their order may change.
-
-    >>> table = '''| notebook | mode | Keras backend | wall s | peak RSS GiB | machine |
-    ... |---|---|---|---:|---:|---|
-    ... | 06_cnn.ipynb | full | tensorflow | 574.4 | 1.68 | AMD EPYC, 2 cores |
-    ... | 06_cnn.ipynb | fast | jax | 104.2 | 1.72 | AMD EPYC, 2 cores |'''
-    >>> measured_runs(table)
-    {('06', 'full'): Run(seconds=574.4, machine='AMD EPYC, 2 cores', peak_gib=1.68)}
-    """
-    runs: dict[tuple[str, str], Run] = {}
-    columns: list[str] = []
-    for line in text.splitlines():
-        if not line.startswith("|"):
-            columns = []
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] == "notebook":
-            columns = cells
-            continue
-        if not columns or set(line) <= set("|-: ") or len(cells) != len(columns):
-            continue
-        row = dict(zip(columns, cells, strict=True))
-        if row.get("Keras backend", "tensorflow") != backend or not row["notebook"][:2].isdigit():
-            continue
-        key = (row["notebook"][:2], row["mode"])
-        runs[key] = Run(float(row["wall s"]), row.get("machine", "unknown machine"),
-                        float(row.get("peak RSS GiB") or "nan"))
-    return runs
 
 
 # --- the schedule ----------------------------------------------------------------------------
@@ -150,7 +93,7 @@ class Notebook:
     decks: tuple[Deck, ...]
     exercise_set: tuple[str, ...]
     exercise_titles: dict[str, str]
-    runs: dict[str, Run]  # by mode; a mode without a measurement is missing
+    runs: dict[str, Measured]  # by mode; a mode without a measurement is missing
 
     @property
     def label(self) -> str:
@@ -248,7 +191,7 @@ class Schedule:
         site = conf["repository"].get("site") or f"https://{owner}.github.io/{name}"
         sched = conf.get("schedule", {})
         results, backend = sched.get("results", "results/notebook_runs.md"), sched.get("backend", "tensorflow")
-        runs = measured_runs((root / results).read_text(encoding="utf-8"), backend)
+        runs = notebook_runs((root / results).read_text(encoding="utf-8"), backend)
 
         decks: dict[str, Deck] = {}
         deck_files = {p.stem: p for p in find_decks(root / "slides")}
