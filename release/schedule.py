@@ -289,14 +289,16 @@ def _format(entry: dict, index: int, decks: dict[str, Deck], notebooks: dict[str
 # --- notebook headers and the README ---------------------------------------------------------
 
 
-def _run_times(nb: Notebook) -> str:
-    """'fast mode 23 s, full mode 2.7 min (2-core CPU)'; the machine once when both agree."""
-    parts = [(f"{mode} mode {nb.run_time(mode)}", nb.runs[mode].cores if mode in nb.runs else None)
-             for mode in MODES]
-    machines = {m for _, m in parts if m}
-    if len(machines) <= 1:
-        return ", ".join(p for p, _ in parts) + (f" ({machines.pop()})" if machines else "")
-    return ", ".join(f"{p} ({m})" if m else p for p, m in parts)
+def _run_times(nb: Notebook, link: str) -> str:
+    """'on a 2-core CPU (measured): fast mode 23 s, full mode 2.7 min', the machine named once
+    when both rows agree, else after each time."""
+    machines = {mode: nb.runs[mode].cores for mode in MODES if mode in nb.runs}
+    times = [f"{mode} mode {nb.run_time(mode)}" for mode in MODES]
+    if len(set(machines.values())) <= 1:
+        where = f" on a {next(iter(machines.values()))}" if machines else ""
+        return f"{where} ({link}): " + ", ".join(times)
+    return f" ({link}): " + ", ".join(
+        f"{t} ({machines[m]})" if m in machines else t for t, m in zip(times, MODES, strict=True))
 
 
 def header_line(sched: Schedule, number: str, prefix: str = "../") -> str:
@@ -304,8 +306,7 @@ def header_line(sched: Schedule, number: str, prefix: str = "../") -> str:
     nb = sched.notebooks[number]
     decks = ", ".join(f"[{d.label}]({prefix}slides/{d.stem}.md)" for d in nb.decks) or "none"
     return (f"**Slides:** {decks} · **Class time:** teach {nb.teach} min, exercises "
-            f"{nb.exercises} min · **Run time** ([measured]({prefix}{sched.results})): "
-            f"{_run_times(nb)}")
+            f"{nb.exercises} min · **Run time**{_run_times(nb, f'[measured]({prefix}{sched.results})')}")
 
 
 def with_header(source: str, line: str) -> str:

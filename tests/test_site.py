@@ -13,12 +13,15 @@ every notebook page shows its figures and its run stamp (and the fast-mode banne
 fast-mode build), links inside the site lead to files and anchors that exist, the Colab and
 Binder buttons point at the notebook, and search finds the dropout notebook for "dropout".
 Chromium must be installed already; without one the test is skipped with a one-line instruction.
+Without a browser, the built pages are also read as files: every notebook page shows its decks
+and its class and run times from the schedule (``release/course.toml``).
 """
 
 from __future__ import annotations
 
 import doctest
 import functools
+import html
 import http.server
 import json
 import os
@@ -34,6 +37,7 @@ import nbformat
 import pytest
 
 from helpers import browser
+from release import schedule
 from release.colab import Repo, title_of
 from website import build_site, course_site
 
@@ -221,6 +225,19 @@ def test_no_page_shows_tensorflow_start_up_lines_or_build_machine_paths(site):
         paths += [f"{rel}: ...{text[max(0, m.start() - 60):m.end() + 40]!r}..." for m in BUILD_PATHS.finditer(text)]
     assert noisy == [], "TensorFlow's start-up lines on the site:\n" + "\n".join(noisy)
     assert paths == [], "paths of the build machine on the site:\n" + "\n".join(paths)
+
+
+def test_every_notebook_page_shows_its_decks_and_times(site):
+    """Static check of the built pages: each notebook page shows its line of the schedule
+    (``release/schedule.py``): its decks, teaching and exercise minutes, fast and full run times."""
+    sched = schedule.Schedule.load()
+    missing = []
+    for nb in NOTEBOOKS:
+        page = (site / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())  # the words a reader sees
+        missing += [f"{nb.name}: {fact!r}" for fact in schedule.page_facts(sched, nb.name[:2])
+                    if fact not in text]
+    assert missing == [], "notebook pages without their decks and times:\n" + "\n".join(missing)
 
 
 @pytest.fixture(scope="module")
