@@ -151,7 +151,7 @@ class Probe:
     batch_size: int
     backend: str
     gpu: bool
-    wall_seconds: float  # the whole probe: building, warm-up and timed steps
+    wall_seconds: float  # the whole probe once Keras is loaded: building, warm-up, steps
 
 
 def probe(seconds: float = PROBE_SECONDS, batch_size: int = BATCH_SIZE, seed: int = 0) -> Probe:
@@ -163,11 +163,12 @@ def probe(seconds: float = PROBE_SECONDS, batch_size: int = BATCH_SIZE, seed: in
                          f"(default {PROBE_SECONDS}).")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: give a positive integer (default {BATCH_SIZE}).")
-    begun = time.perf_counter()
     import keras  # here, not at import: importing course_lib never loads Keras
     import numpy as np
 
     from course_lib import devices, models
+
+    begun = time.perf_counter()  # after the imports: notebook 00 has loaded Keras already
 
     rng = np.random.default_rng(seed)
     x = rng.random((batch_size, 28, 28, 1), dtype=np.float32)
