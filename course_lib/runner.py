@@ -25,7 +25,6 @@ import copy
 import multiprocessing
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from course_lib.config import RunMode
+from course_lib.environment import PeakRSS
 
 #: Notebooks that run in one process, in this order: 11 reads what 10 leaves in COURSE_CACHE_DIR.
 CHAINED = ("10_self_scaling_cifar10_drift.ipynb", "11_self_scaling_vs_static.ipynb")
@@ -58,8 +58,9 @@ def openmp_threads(workers: int) -> int:
     return max(1, cores // workers)
 
 
-class PeakMemory:
-    """Samples the summed RSS and CPU time of this process's descendants (its kernel) in a thread.
+class PeakMemory(PeakRSS):
+    """:class:`~course_lib.environment.PeakRSS` of this process's descendants (its kernel)
+    instead of itself, with their CPU time.
 
     >>> with PeakMemory(interval=0.01) as memory:
     ...     pass
@@ -68,20 +69,15 @@ class PeakMemory:
     """
 
     def __init__(self, interval: float = 0.2) -> None:
-        import psutil
-
-        self.interval, self.peak = interval, 0
+        super().__init__(interval)
         self._cpu: dict[int, float] = {}
-        self._me = psutil.Process()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
         import psutil
 
         while not self._stop.is_set():
             total = 0
-            for proc in self._me.children(recursive=True):
+            for proc in self._process.children(recursive=True):
                 try:
                     total += proc.memory_info().rss
                     times = proc.cpu_times()
@@ -94,10 +90,6 @@ class PeakMemory:
     @property
     def cpu_seconds(self) -> float:
         return sum(self._cpu.values())
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

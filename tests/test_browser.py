@@ -129,3 +129,48 @@ def test_notebook_00_runs_in_jupyterlab(lab, chromium):
         assert news.count() == 0, "JupyterLab showed the news popup: see release/lab_settings.py"
     elapsed = time.monotonic() - start
     print(f"JupyterLab: notebook opened and setup cell ran in {elapsed:.1f} s; blocked {len(blocked)} external requests")
+
+
+NOTEBOOK_02 = "02_mnist_softmax_regression.ipynb"
+RUN_ALL_WAIT_S = 600  # notebook 02 in fast mode, kernel start included, on a busy 2-core machine
+
+
+def test_an_untouched_notebook_stays_unmodified_and_notebook_02_runs_offline(lab, chromium):
+    """Open and close notebook 02 without touching it: no unsaved-changes mark, no question on
+    closing, the file as it was (release/lab_settings.py, course_lib/lab_contents.py). Then run
+    it top to bottom, offline, with no error."""
+    base, token, log = lab
+    served = next(log.parent.glob(f"notebooks/{NOTEBOOK_02}"))
+    before = served.read_bytes()
+    with browser.launch(chromium) as context:
+        blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
+        page = context.new_page()
+        page.goto(f"{base}/lab/tree/{NOTEBOOK_02}?token={token}", timeout=60_000)
+        page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(
+            timeout=OUTPUT_WAIT_S * 1000)
+        page.wait_for_timeout(3000)  # JupyterLab writes the kernel's metadata once it is up
+        tab = page.locator(".lm-DockPanel .lm-TabBar-tab", has_text=NOTEBOOK_02)
+        assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "untouched notebook marked modified"
+        tab.locator(".lm-TabBar-tabCloseIcon").click()
+        page.wait_for_timeout(1500)
+        assert page.get_by_text("Save your work").count() == 0 and page.locator(".jp-Dialog").count() == 0
+        assert served.read_bytes() == before, "closing an untouched notebook changed the file"
+
+        page.close()
+        page = context.new_page()
+        page.goto(f"{base}/lab/tree/{NOTEBOOK_02}?token={token}", timeout=60_000)
+        page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle")).first.wait_for(
+            timeout=OUTPUT_WAIT_S * 1000)
+        page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook is the current widget
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile("^Run All Cells")).click()
+        last = page.locator(".jp-Notebook .jp-CodeCell").last
+        try:  # every cell has run when the last one shows an execution count
+            last.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).wait_for(
+                timeout=RUN_ALL_WAIT_S * 1000)
+        except Exception as exc:
+            page.screenshot(path=str(log.with_suffix(".png")))
+            raise AssertionError(f"notebook 02 did not finish; server log:\n{log.read_text()[-2000:]}") from exc
+        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+        assert errors.count() == 0, errors.all_inner_texts()
+    print(f"notebook 02 ran in JupyterLab offline; blocked {len(blocked)} external requests")

@@ -274,3 +274,34 @@ def test_environment_ships_the_course_jupyterlab_settings():
     wanted = json.loads(lab_settings.SETTINGS.read_text(encoding="utf-8"))
     assert {k: settings.get(k) for k in wanted} == wanted
     assert wanted["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    server = json.loads(lab_settings.server_config_path(Path(sys.prefix)).read_text(encoding="utf-8"))
+    assert server["ServerApp"]["contents_manager_class"] == "course_lib.lab_contents.CourseContentsManager"
+
+
+def test_lab_settings_keep_what_the_environment_configured(tmp_path):
+    import json
+
+    from release import lab_settings
+
+    server = lab_settings.server_config_path(tmp_path)
+    server.parent.mkdir(parents=True)
+    server.write_text(json.dumps({"ServerApp": {"port": 9999}, "Other": {"x": 1}}))
+    lab_settings.install(tmp_path)
+    config = json.loads(server.read_text())
+    assert config["ServerApp"] == {"port": 9999, **lab_settings.SERVER_CONFIG["ServerApp"]}
+    assert config["Other"] == {"x": 1}
+    with pytest.raises(SystemExit, match="not a folder"):
+        lab_settings.install(tmp_path / "missing")
+
+
+def test_a_notebook_is_handed_out_with_this_kernels_metadata():
+    from course_lib.lab_contents import fill_kernel_metadata
+
+    nb = nbformat.read(ROOT / "notebooks" / "02_mnist_softmax_regression.ipynb", as_version=4)
+    meta = fill_kernel_metadata(dict(nb.metadata), "Python 3 (ipykernel)")
+    from ipykernel.ipkernel import IPythonKernel
+
+    assert meta["language_info"] == IPythonKernel.language_info  # what the kernel will report
+    assert meta["kernelspec"]["display_name"] == "Python 3 (ipykernel)" and meta["rise"] == nb.metadata.rise
+    other = {"kernelspec": {"name": "ir", "display_name": "R"}}
+    assert fill_kernel_metadata(dict(other), "x") == other

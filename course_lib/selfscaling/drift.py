@@ -333,9 +333,11 @@ def load_seed_results(path: str | Path | None = None, *, check_code: bool = True
     :class:`StaleResultsError` unless ``check_code=False``.
     """
     if path is None:
-        in_repo = Path(__file__).resolve().parents[2] / "results" / SEED_RESULTS
-        if in_repo.exists():
-            path = in_repo
+        root = Path(__file__).resolve().parents[2]
+        if (root / "results" / SEED_RESULTS).exists():
+            results = json.loads((root / "results" / SEED_RESULTS).read_text(encoding="utf-8"))
+            source = f"results/{SEED_RESULTS} of the course's repository"  # no machine path shown
+            return (_current(results, source) if check_code else results), source
         else:
             from course_lib.course_files import read_text
 
@@ -358,7 +360,7 @@ def _current(results: dict, source: str) -> dict:
             f"{source} was made with other self-scaling code (code digest {made_with}; this "
             f"code's is {now}); refusing to use it. Regenerate it with `{SEED_RESULTS_COMMAND}` "
             "(about 30 minutes per seed on 2 CPU cores; `sbatch jobs/slurm/selfscaling_seeds.sh` "
-            "on a cluster), then `python tools/package_files.py` refreshes the packaged copy."
+            "on a cluster), then `make colab` refreshes the packaged copy."
         )
     return results
 
