@@ -82,7 +82,7 @@ def test_site_notebook_adds_the_stamp_links_and_folds_solutions():
     setup = next(i for i, t in enumerate(tags) if "colab-setup" in t)
     stamp = nb.cells[setup + 1]
     assert course_site.STAMP_TAG in stamp.metadata["tags"] and "remove-input" in stamp.metadata["tags"]
-    assert "run_stamp(mode.name)" in stamp.source
+    assert "run_stamp(RunMode.from_env().name)" in stamp.source
     solutions = [c for c, t in zip(nb.cells, tags, strict=True) if "solution" in t]
     assert solutions and all("hide-cell" in c.metadata["tags"] for c in solutions)
     # The notebook itself is untouched: the site changes only its own copy.

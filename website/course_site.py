@@ -45,9 +45,10 @@ SLIDES_MARK = "<!-- site:slides -->"
 STAMP_SOURCE = (
     "# Added by the course website build (website/course_site.py), not part of the notebook:\n"
     "# when, on what machine and in which mode the outputs below were computed.\n"
+    "from course_lib.config import RunMode\n"
     "from course_lib.environment import run_stamp\n"
     "\n"
-    "run_stamp(mode.name)  # the notebook's own mode (course_lib.setup())"
+    "run_stamp(RunMode.from_env().name)"
 )
 FAST_BANNER = (
     "<strong>Fast-mode outputs: numbers are not results.</strong> "
