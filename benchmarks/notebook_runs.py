@@ -88,15 +88,22 @@ def read_rows(path: Path) -> dict[tuple[str, str, str], list[str]]:
     return rows
 
 
-def render(rows: dict, header: str) -> str:
-    """The results file; every row's targets column judged against today's targets."""
+def render(rows: dict, header: str, commit: str) -> str:
+    """The results file: this run's rows (``commit``) by mode, then rows measured at other
+    commits under their own heading; every row judged against today's targets."""
     for r in rows.values():
         r[7] = targets(r[0], r[1], float(r[3]), float(r[5]))
     lines = ["# Notebook runs: wall time and peak memory", "", header]
-    for mode in ("full", "fast"):
-        lines += ["", f"## {mode.capitalize()} mode", "", "| " + " | ".join(COLUMNS) + " |",
-                  "|---|---|---|---:|---:|---:|---|---|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(r) + " |" for key, r in sorted(rows.items()) if key[1] == mode]
+    sections = [(f"{mode.capitalize()} mode", lambda r, m=mode: r[1] == m and r[10] == commit)
+                for mode in ("full", "fast")]
+    sections.append(("Older measurements, at other commits (the code may have changed since)",
+                     lambda r: r[10] != commit))
+    for title, keep in sections:
+        chosen = [r for _, r in sorted(rows.items()) if keep(r)]
+        if chosen:
+            lines += ["", f"## {title}", "", "| " + " | ".join(COLUMNS) + " |",
+                      "|---|---|---|---:|---:|---:|---|---|---|---|---|---|---|"]
+            lines += ["| " + " | ".join(r) + " |" for r in chosen]
     return "\n".join(lines) + "\n"
 
 
@@ -132,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{new[6]}; {targets(run.name, mode.name, run.seconds, run.peak_gib)}", flush=True)
     header = provenance.markdown_header(command.strip(), CODE, METHOD, started=started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, header), encoding="utf-8")
+    args.out.write_text(render(rows, header, started["commit"]), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0 if ok else 1
 

@@ -98,7 +98,7 @@ def test_notebook_runs_replaces_its_own_rows_keeps_the_others_and_names_this_run
            "no dataset", "0.50 → 0.60", "abc1234", "CPU X, 2 cores", "2026-12-01"]
     stale = ["01_tiny.ipynb", "fast", "tensorflow", "99.0", "9", "9.00", "pass", "x", "no dataset",
              "0.50 → 0.60", "abc1234", "CPU X, 2 cores", "2026-12-01"]
-    out.write_text(bench.render({tuple(r[:3]): r for r in (old, stale)}, "old header"))
+    out.write_text(bench.render({tuple(r[:3]): r for r in (old, stale)}, "old header", "abc1234"))
     assert bench.main([str(nb), "--mode", "fast", "--out", str(out)]) == 0
     text = out.read_text()
     rows = bench.read_rows(out)
@@ -106,3 +106,4 @@ def test_notebook_runs_replaces_its_own_rows_keeps_the_others_and_names_this_run
     tiny = rows[("01_tiny.ipynb", "fast", "tensorflow")]
     assert tiny[3] != "99.0" and tiny[6] == "pass" and float(tiny[5]) < 4
     assert "<!-- provenance" in text and "old header" not in text and "code digest" in text
+    assert text.index("## Fast mode") < text.index("| 01_tiny") < text.index("## Older") < text.index("| 09_other")
