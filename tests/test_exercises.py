@@ -7,6 +7,7 @@ else, and the attendee versions of two small notebooks still run top to bottom.
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -60,6 +61,35 @@ def test_notebook_ends_with_exercises_and_solutions(path):
     solutions = [i for i, c in enumerate(nb.cells) if make_attendee.is_solution(c)]
     assert solutions, f"{path.name}: no solution cells (tag them 'solution', see CONTRIBUTING.md)"
     assert min(solutions) > exercises, f"{path.name}: a solution cell sits before '## Exercises'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_solution_ends_with_a_worded_answer(path):
+    """The last lines of each solution cell are a comment block that starts "# Answer:"."""
+    for c in _solutions(nbformat.read(path, as_version=4)):
+        if c.cell_type != "code":
+            continue
+        lines = c.source.rstrip().splitlines()
+        tail = list(itertools.takewhile(lambda line: line.startswith("#"), reversed(lines)))
+        assert tail and tail[-1].startswith("# Answer:"), \
+            f"{path.name}: a solution ends without a '# Answer:' block:\n{c.source[-300:]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_come_in_their_order(path):
+    cells = nbformat.read(path, as_version=4).cells
+    offered = [int(m) for c in cells for m in re.findall(r'exercise\("\d+\.(\d+)"\)', c.source)]
+    assert offered == sorted(offered), f"{path.name}: check cells in the order {offered}"
+    start = next(i for i, c in enumerate(cells) if "## Exercises" in c.source)
+    text = "\n".join(c.source for c in cells[start:] if c.cell_type == "markdown")
+    listed = [int(m) for m in re.findall(r"^(\d+)\. ", text[text.find("## Exercises"):], re.M)]
+    assert listed == list(range(1, len(listed) + 1)), f"{path.name}: exercises listed as {listed}"
+
+
+def test_check_and_hint_are_explained_once_in_notebook_00():
+    explained = [p.name for p in NOTEBOOKS for c in nbformat.read(p, as_version=4).cells
+                 if c.cell_type == "markdown" and ".hint()" in c.source]
+    assert explained == [NOTEBOOKS[0].name], explained
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
