@@ -1,8 +1,9 @@
 """Exercises with solutions: every notebook has them, and the attendee version drops the solutions.
 
 The instructor version (the committed notebooks) runs in the notebook tests (nbval). Here:
-the solutions are marked, ``release/make_attendee.py`` removes every one of them and nothing
-else, and the attendee versions of two small notebooks still run top to bottom.
+the solutions are marked and each ends with its answer in words, the exercises come in order,
+``release/make_attendee.py`` removes every solution and nothing else, and the attendee versions
+of two small notebooks still run top to bottom.
 """
 
 from __future__ import annotations
