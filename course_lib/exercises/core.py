@@ -203,7 +203,8 @@ def fit_history(answer, what: str):
 
 
 def last(history, key: str, what: str) -> float:
-    """The last epoch's ``key`` (e.g. ``"val_accuracy"``) of a History, checked to be plausible."""
+    """The last epoch's ``key`` (e.g. ``"val_accuracy"``) of a History; an accuracy must lie
+    between 0 and 1."""
     values = history.history.get(key)
     if not values:
         fix = " (fit with validation_data=...)" if key.startswith("val_") else ""
@@ -239,9 +240,18 @@ def hidden_activations(model) -> list[str]:
 
 
 def peak_learning_rate(optimizer) -> float:
-    """An optimizer's learning rate; for a warm-up schedule, the rate it warms up to."""
+    """An optimizer's learning rate; for a warm-up schedule, the rate it warms up to.
+
+    >>> import keras
+    >>> from course_lib.models import warmup_cosine
+    >>> round(peak_learning_rate(keras.optimizers.Adam(warmup_cosine(0.003, 100))), 6)
+    0.003
+    >>> round(peak_learning_rate(keras.optimizers.SGD(0.1)), 6)
+    0.1
+    """
     import keras
 
+    # Keras keeps the schedule itself here; .learning_rate is only its value at the current step.
     rate = getattr(optimizer, "_learning_rate", None)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         config = rate.get_config()
@@ -272,7 +282,11 @@ def epoch_timing(answer, what: str):
 
 
 def best_time(fn: Callable[[], Any], repeats: int = 3) -> float:
-    """The best of ``repeats`` timed calls of ``fn`` after one untimed warm-up, in seconds."""
+    """The best of ``repeats`` timed calls of ``fn`` after one untimed warm-up, in seconds.
+
+    >>> 0 < best_time(lambda: sum(range(1000))) < 1
+    True
+    """
     fn()
     times = []
     for _ in range(repeats):
@@ -296,7 +310,13 @@ TIMES_OFF_AT_MOST = 30
 
 
 def agrees_with_machine(seconds: float, here: float, what: str) -> str | None:
-    """A problem when ``seconds`` cannot be a measurement of what took ``here`` s just now."""
+    """A problem when ``seconds`` cannot be a measurement of what took ``here`` s just now.
+
+    >>> agrees_with_machine(0.3, 0.25, "one product") is None
+    True
+    >>> agrees_with_machine(30.0, 0.25, "one product")[:48]
+    '30 s is far longer than one product takes here ('
+    """
     if not (math.isfinite(seconds) and seconds > 0):
         return f"{seconds!r} s is not a measured time."
     if seconds < here / TIMES_OFF_AT_MOST:
@@ -315,6 +335,10 @@ def _shown(answer, width: int = 80) -> str:
 
 
 def _kind(answer) -> str:
-    """How an answer of the wrong kind is named in feedback: ``a float``, ``a dict``."""
+    """How an answer of the wrong kind is named in feedback.
+
+    >>> _kind(0.5), _kind([1])
+    ('a float', 'a list')
+    """
     name = type(answer).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
