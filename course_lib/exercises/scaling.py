@@ -162,13 +162,15 @@ def _check_11_1(answer) -> str | None:
     widths = [layer.units for layer in layers_named(model, "Dense")]
     if len(set(widths[:-1])) != 1:
         return f"the static network's hidden layers {widths[:-1]} are not the starting sizes: all alike."
-    measured = float(model.evaluate(x_test, y_test, batch_size=1024, verbose=0)[1])
-    if not math.isclose(measured, float(static["test_accuracy"]), abs_tol=1e-4):
+    measured, reported = (float(model.evaluate(x_test, y_test, batch_size=1024, verbose=0)[1]),
+                          float(static["test_accuracy"]))
+    # a GPU's kernels may flip a prediction or two from one evaluation to the next
+    if not math.isclose(measured, reported, abs_tol=3 / len(y_test)):
         return (f"that model scores {measured:.3f} on the test set you passed, not the "
-                f"{float(static['test_accuracy']):.3f} its dict says: pass data.test.")
+                f"{reported:.3f} its dict says: pass data.test.")
     sizes = [int(model.input_shape[-1]), *(int(n) for n in summary["hidden_sizes"]), widths[-1]]
     small_weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    right_given_up = measured - float(summary["test_accuracy"])
+    right_given_up = reported - float(summary["test_accuracy"])
     right_share = small_weights / model.count_params()
     problems = []
     if not math.isclose(given_up, right_given_up, abs_tol=1e-4):
