@@ -5,14 +5,16 @@
 
 For each notebook it
 
-- puts an "Open in Colab" badge under the title of the first (markdown) cell;
+- puts an "Open in Colab" badge under the title of the first (markdown) cell, and under it the
+  notebook's line from the schedule (its decks, class time and measured run times;
+  ``release/schedule.py``);
 - inserts, right after the title cell, a 4-line code cell tagged ``colab-setup`` that on Colab
   installs ``course_lib`` from the repository at the tag matching ``course_lib.__version__``
   (never touching Colab's TensorFlow or Keras), and everywhere imports ``course_lib`` before
   anything loads TensorFlow (``course_lib.quiet``);
 
 and it rewrites the README's notebook table between ``<!-- notebooks:start -->`` and
-``<!-- notebooks:end -->`` with Colab and Binder badges. Each row's "what you learn" is the
+``<!-- notebooks:end -->`` with the schedule's decks and times and Colab and Binder badges. Each row's "what you learn" is the
 notebook's first *What you will learn* bullet (:func:`learn_summary`), the same text the
 website's table shows. Running it twice changes nothing.
 The address lives in ``release/course.toml``.
@@ -124,10 +126,17 @@ def with_badge(source: str, badge: str) -> str:
     return f"{heading}\n\n{badge}\n\n{rest.lstrip(chr(10))}".rstrip("\n")
 
 
-def update_notebook(nb, repo: Repo, name: str):
-    """Return the notebook with badge and setup cell in place (modifies ``nb``)."""
-    title_of(nb)
-    nb.cells[0].source = with_badge(nb.cells[0].source, colab_badge(repo, name))
+def update_notebook(nb, repo: Repo, name: str, sched=None):
+    """Return the notebook with badge, schedule line and setup cell in place (modifies ``nb``).
+
+    ``sched``: the :class:`release.schedule.Schedule` (loaded when not given).
+    """
+    from release import schedule
+
+    number, _ = title_of(nb)
+    sched = sched or schedule.Schedule.load()
+    source = with_badge(nb.cells[0].source, colab_badge(repo, name))
+    nb.cells[0].source = schedule.with_header(source, schedule.header_line(sched, number))
     nb.cells = [c for c in nb.cells if TAG not in c.get("metadata", {}).get("tags", [])]
     cell = nbformat.v4.new_code_cell(setup_source(repo))
     cell.id = TAG
@@ -165,11 +174,16 @@ def learn_summary(nb) -> str:
     return ""
 
 
-def readme_table(repo: Repo, notebooks: list[Path]) -> str:
-    """The README's notebook table, with Colab and Binder badges; every row from the notebook."""
+def readme_table(repo: Repo, notebooks: list[Path], sched=None) -> str:
+    """The README's notebook table, with the schedule's decks and times (``release/schedule.py``)
+    and Colab and Binder badges; "what you learn" comes from the notebook."""
+    from release import schedule
+
+    sched = sched or schedule.Schedule.load()
     rows = [
-        "| # | notebook | what you learn | launch |",
-        "|---|---|---|---|",
+        "| # | notebook | what you learn | slides | class time: teach + exercises "
+        "| run time: fast / full | launch |",
+        "|---|---|---|---|---|---|---|",
     ]
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
@@ -178,28 +192,33 @@ def readme_table(repo: Repo, notebooks: list[Path]) -> str:
             f"{colab_badge(repo, path.name)} "
             f"[![Binder]({BINDER_BADGE})]({repo.binder(path.name)})"
         )
+        decks, class_time, run_time = schedule.readme_cells(sched, number)
         rows.append(
-            f"| {number} | [{title}]({repo.notebooks}/{path.name}) | {learn_summary(nb)} | {launch} |"
+            f"| {number} | [{title}]({repo.notebooks}/{path.name}) | {learn_summary(nb)} | {decks} "
+            f"| {class_time} | {run_time} | {launch} |"
         )
     return "\n".join(rows)
 
 
-def update_readme(text: str, repo: Repo, notebooks: list[Path]) -> str:
+def update_readme(text: str, repo: Repo, notebooks: list[Path], sched=None) -> str:
     if START not in text or END not in text:
         raise ValueError(f"README.md needs the markers {START} and {END} around the notebook table")
     head, _, tail = text.partition(START)
     tail = tail.partition(END)[2]
-    return f"{head}{START}\n{readme_table(repo, notebooks)}\n{END}{tail}"
+    return f"{head}{START}\n{readme_table(repo, notebooks, sched)}\n{END}{tail}"
 
 
 def run(root: Path = ROOT, check: bool = False, repo: Repo | None = None) -> list[str]:
     """Update (or, with ``check``, only inspect) notebooks and README; return what differs."""
+    from release import schedule
+
     repo = repo or Repo.load()
+    sched = schedule.Schedule.load()  # the course's schedule, whatever root is
     notebooks = sorted((root / repo.notebooks).glob("[0-9]*.ipynb"))
     stale = []
     for path in notebooks:
         before = nbformat.read(path, as_version=4)
-        after = update_notebook(nbformat.read(path, as_version=4), repo, path.name)
+        after = update_notebook(nbformat.read(path, as_version=4), repo, path.name, sched)
         if after != before:
             stale.append(str(path.relative_to(root)))
             if not check:
@@ -208,7 +227,7 @@ def run(root: Path = ROOT, check: bool = False, repo: Repo | None = None) -> lis
     readme = root / "README.md"
     if readme.exists():
         text = readme.read_text(encoding="utf-8")
-        new = update_readme(text, repo, notebooks)
+        new = update_readme(text, repo, notebooks, sched)
         if new != text:
             stale.append("README.md")
             if not check:
