@@ -54,7 +54,7 @@ help:
 	@echo "make results-status  each table in results/: current, or stale against today's code"
 	@echo "make results   measure every table in results/ again (hours; see results/README.md)"
 	@echo "make attendee  notebooks without solutions into build/attendee/"
-	@echo "make colab     refresh Colab badges/setup cells, README table, slide metadata, packaged files"
+	@echo "make colab     refresh Colab badges/setup cells, the schedule (README table, guide, decks' last slides), slide metadata, packaged files"
 
 # The lock is uv.lock; requirements/lab.txt (runtime + JupyterLab) and requirements/dev.txt
 # (everything, tests and linters included) are exported from it with hashes, for plain pip.
@@ -147,6 +147,7 @@ results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
 	KERAS_BACKEND=jax $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
 	KERAS_BACKEND=torch $(BIN)/python benchmarks/notebook_runs.py --mode fast notebooks/06_convolutional_networks.ipynb
 	$(BIN)/python benchmarks/startup.py
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/roomcheck.py
 	$(BIN)/python benchmarks/provenance.py status
 
 attendee: $(VENV)/.dev-installed
@@ -154,6 +155,7 @@ attendee: $(VENV)/.dev-installed
 
 colab: $(VENV)/.lab-installed
 	$(BIN)/python -m release.colab
+	$(BIN)/python -m release.schedule
 	$(BIN)/python -m slides.slide_metadata
 	$(BIN)/python -m release.package_files
 

@@ -38,7 +38,10 @@ START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 TAG = "colab-setup"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
-BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*\n(?:[ \t]*\n)?", re.MULTILINE)
+# The notebooks' link line: a text link (an image badge is a broken picture offline), or the
+# image badge of older versions, which it replaces.
+BADGE_LINE = re.compile(r"^\[(?:!\[Open In Colab\]\([^)]*\)|Open in Colab)\]\([^)]*\)[ \t]*\n(?:[ \t]*\n)?",
+                        re.MULTILINE)
 TITLE = re.compile(r"^#\s+(\d+)\s*[·:.-]\s*(.+?)\s*$")
 BULLET = re.compile(r"^\s*[-*]\s+")  # a markdown list item's marker
 
@@ -97,7 +100,17 @@ def pip_arguments(spec: str) -> str:
 
 
 def colab_badge(repo: Repo, name: str) -> str:
+    """The README's image badge (GitHub shows it online)."""
     return f"[![Open In Colab]({COLAB_BADGE})]({repo.colab(name)})"
+
+
+def colab_link(repo: Repo, name: str) -> str:
+    """The notebook's own link: plain text, which reads the same offline.
+
+    >>> colab_link(Repo("https://github.com/o/r", "v1"), "01_x.ipynb")
+    '[Open in Colab](https://colab.research.google.com/github/o/r/blob/v1/notebooks/01_x.ipynb)'
+    """
+    return f"[Open in Colab]({repo.colab(name)})"
 
 
 def setup_source(repo: Repo) -> str:
@@ -135,7 +148,7 @@ def update_notebook(nb, repo: Repo, name: str, sched=None):
 
     number, _ = title_of(nb)
     sched = sched or schedule.Schedule.load()
-    source = with_badge(nb.cells[0].source, colab_badge(repo, name))
+    source = with_badge(nb.cells[0].source, colab_link(repo, name))
     nb.cells[0].source = schedule.with_header(source, schedule.header_line(sched, number))
     nb.cells = [c for c in nb.cells if TAG not in c.get("metadata", {}).get("tags", [])]
     cell = nbformat.v4.new_code_cell(setup_source(repo))

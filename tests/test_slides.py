@@ -59,10 +59,13 @@ def test_build_is_self_contained(built):
     assert [p.stem for p in pages if p.stem != "index"] == [d.stem for d in DECKS]
     for page in pages:
         text = page.read_text(encoding="utf-8")
-        # Everything the page loads is a relative path inside the build folder.
-        for ref in re.findall(r'(?:src|href)="([^"#]+)"', text):
-            assert not re.match(r"^[a-z]+:", ref), f"{page.name} refers to {ref}"
+        # Everything the page loads is a relative path inside the build folder; links lead into
+        # it too, or to the course's pages on the web (the site, Colab) from the last slide.
+        for ref in re.findall(r'<(?:script|img|link)\b[^>]*?\b(?:src|href)="([^"#]+)"', text):
+            assert not re.match(r"^[a-z]+:", ref), f"{page.name} loads {ref}"
             assert (built / ref).is_file(), f"{page.name} refers to missing {ref}"
+        for ref in re.findall(r'<a\b[^>]*?\bhref="([^"#]+)"', text):
+            assert ref.startswith("https://") or (built / ref).is_file(), f"{page.name} links to missing {ref}"
     css = (built / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     assert "url(fonts/KaTeX_Main-Regular.woff2)" in css
     assert (built / "assets" / "katex" / "fonts" / "KaTeX_Main-Regular.woff2").is_file()

@@ -13,6 +13,8 @@ from importlib import resources
 # Packaged name -> the file in the repository it copies.
 ORIGINALS = {
     "gpu_vs_cpu.md": "results/gpu_vs_cpu.md",
+    "notebook_runs.md": "results/notebook_runs.md",
+    "roomcheck.md": "results/roomcheck.md",
     "selfscaling_results.json": "results/selfscaling_results.json",
     "train_distributed.sh": "jobs/slurm/train_distributed.sh",
 }
