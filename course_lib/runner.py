@@ -182,6 +182,7 @@ def execute(notebook, mode: RunMode, *, name: str = "notebook", cwd: Path | str 
         nb = parameterize(copy.deepcopy(source), parameters or {})
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                record_timing=False,  # cells unchanged but for outputs (jupyter-cache hashes the rest)
                                 resources={"metadata": {"path": str(cwd or Path.cwd())}})
         if on_cell is not None:
             from course_lib.data import printed_text

@@ -29,6 +29,8 @@ def test_a_notebook_runs_in_a_fresh_kernel_in_the_mode_given(tmp_path):
     assert run.seconds > 0 and run.peak_bytes > 10 * 2**20  # a kernel holds more than 10 MiB
     assert run.data_sources == "no dataset"
     assert not nb.cells[0].outputs, "the notebook given is not changed"
+    # only outputs are added: the website's execution cache recognises the notebook by the rest
+    assert [c.metadata for c in run.notebook.cells] == [c.metadata for c in nb.cells]
 
 
 def test_a_failing_cell_stops_the_run_and_is_reported_not_raised(tmp_path):
