@@ -314,7 +314,7 @@ def with_header(source: str, line: str) -> str:
     source = HEADER.sub("", source)
     lines = source.split("\n")
     at = 1
-    while at < len(lines) and (not lines[at].strip() or lines[at].startswith("[![Open In Colab]")):
+    while at < len(lines) and (not lines[at].strip() or lines[at].startswith(("[![Open In Colab]", "[Open in Colab]("))):
         at += 1
     head = "\n".join(lines[:at]).rstrip("\n")
     rest = "\n".join(lines[at:]).strip("\n")

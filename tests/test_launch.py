@@ -73,7 +73,7 @@ def test_notebooks_and_readme_are_up_to_date():
 def test_every_notebook_has_badge_and_setup_cell(path):
     nb = nbformat.read(path, as_version=4)
     title = nb.cells[0].source
-    assert "[![Open In Colab]" in title, f"{path.name}: no Colab badge in the title cell"
+    assert "[Open in Colab](" in title, f"{path.name}: no Colab link in the title cell"
     assert _assert_links_resolve(title, path.name, ROOT) == 1
     cells = _setup_cells(nb)
     assert len(cells) == 1 and nb.cells[1] is cells[0], f"{path.name}: the Colab cell must be cell 2"
@@ -116,7 +116,7 @@ def test_tool_is_idempotent_and_links_resolve(tmp_path):
     nb = nbformat.read(tmp_path / "notebooks" / "07_x.ipynb", as_version=4)
     assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
     assert nb.cells[1].metadata["tags"] == [colab.TAG]
-    assert nb.cells[0].source.count("Open In Colab") == 1
+    assert nb.cells[0].source.count("Open in Colab") == 1
     # A link to a notebook that is not there is caught.
     (tmp_path / "notebooks" / "07_x.ipynb").unlink()
     with pytest.raises(AssertionError, match="does not exist"):

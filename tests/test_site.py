@@ -56,6 +56,8 @@ BANNER = "Fast-mode outputs: numbers are not results"
 def test_helper_examples():
     result = doctest.testmod(course_site, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 6 and result.failed == 0
+    result = doctest.testmod(build_site, optionflags=doctest.ELLIPSIS)  # paths kept off the pages
+    assert result.attempted >= 3 and result.failed == 0
 
 
 def test_each_mode_has_its_own_cache_and_a_bad_mode_is_named():

@@ -104,6 +104,38 @@ def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
     )
 
 
+def without_machine_paths(nb, env: dict[str, str]):
+    """``nb`` with the building machine's folders in its text outputs written as a reader would:
+    the data folder as ``$COURSE_DATA_DIR``, the home folder as ``~``.
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("load()")])
+    >>> nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="from /srv/d/mnist.npz\\n")]
+    >>> without_machine_paths(nb, {"COURSE_DATA_DIR": "/srv/d/"}).cells[0].outputs[0].text
+    'from $COURSE_DATA_DIR/mnist.npz\\n'
+    """
+    swaps = {str(Path.home()): "~"}
+    if env.get("COURSE_DATA_DIR"):
+        data = env["COURSE_DATA_DIR"]
+        swaps |= {str(Path(data).expanduser().resolve()): "$COURSE_DATA_DIR",
+                  data.rstrip("/"): "$COURSE_DATA_DIR"}
+    order = sorted(swaps, key=len, reverse=True)  # the longest first: a data folder under home
+
+    def clean(text: str) -> str:
+        for path in order:
+            text = text.replace(path, swaps[path])
+        return text
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = clean(out["text"])
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    out["data"][mime] = clean(value)
+    return nb
+
+
 def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], workers: int = 2) -> int:
     """Run the notebooks the ``mode`` cache lacks, ``workers`` at a time, and store their outputs
     as myst-nb would; return how many ran. Raises RuntimeError naming a notebook that fails."""
@@ -127,7 +159,7 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
         if not run.ok:
             raise RuntimeError(f"{run.name} failed while executing for the site:\n{run.traceback}")
         record = cache.add_nb_to_project(str(next(p for p in missing if p.name == run.name)))
-        cache.cache_notebook_bundle(CacheBundleIn(run.notebook, record.uri,
+        cache.cache_notebook_bundle(CacheBundleIn(without_machine_paths(run.notebook, env), record.uri,
                                                   data={"execution_seconds": run.seconds}),
                                     check_validity=False, overwrite=True)
         print(f"  {run.name}: executed in {run.seconds:.0f} s; data: {run.data_sources}", flush=True)
