@@ -7,24 +7,13 @@ files and a ``results/`` folder, so no real benchmark runs.
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def prov():
-    spec = importlib.util.spec_from_file_location("provenance", ROOT / "benchmarks" / "provenance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def git(repo: Path, *args: str) -> str:

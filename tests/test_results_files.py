@@ -9,26 +9,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
-
-
-@pytest.fixture(scope="module")
-def prov():
-    spec = importlib.util.spec_from_file_location("provenance", ROOT / "benchmarks" / "provenance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def tables() -> list[Path]:
