@@ -106,19 +106,24 @@ def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:
 
 def without_machine_paths(nb, env: dict[str, str]):
     """``nb`` with the building machine's folders in its text outputs written as a reader would:
-    the data folder as ``$COURSE_DATA_DIR``, the home folder as ``~``.
+    the data and hand-off folders as ``$COURSE_DATA_DIR`` and ``$COURSE_CACHE_DIR``, the home
+    folder as ``~``.
 
     >>> import nbformat
     >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("load()")])
     >>> nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="from /srv/d/mnist.npz\\n")]
     >>> without_machine_paths(nb, {"COURSE_DATA_DIR": "/srv/d/"}).cells[0].outputs[0].text
     'from $COURSE_DATA_DIR/mnist.npz\\n'
+    >>> nb.cells[0].outputs[0].text = "saved: /tmp/h1/selfscaling.json\\n"
+    >>> without_machine_paths(nb, {"COURSE_CACHE_DIR": "/tmp/h1"}).cells[0].outputs[0].text
+    'saved: $COURSE_CACHE_DIR/selfscaling.json\\n'
     """
     swaps = {str(Path.home()): "~"}
-    if env.get("COURSE_DATA_DIR"):
-        data = env["COURSE_DATA_DIR"]
-        swaps |= {str(Path(data).expanduser().resolve()): "$COURSE_DATA_DIR",
-                  data.rstrip("/"): "$COURSE_DATA_DIR"}
+    for variable in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"):
+        if env.get(variable):
+            folder = env[variable]
+            swaps |= {str(Path(folder).expanduser().resolve()): f"${variable}",
+                      folder.rstrip("/"): f"${variable}"}
     order = sorted(swaps, key=len, reverse=True)  # the longest first: a data folder under home
 
     def clean(text: str) -> str:
