@@ -85,7 +85,7 @@ lab: $(VENV)/.lab-installed $(BACKEND_INSTALLED)
 	KERAS_BACKEND=$(BACKEND) $(BIN)/jupyter lab --port=$(PORT) $(LAB_ARGS) notebooks/
 
 test: $(VENV)/.dev-installed $(BACKEND_INSTALLED)
-	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	KERAS_BACKEND=$(BACKEND) COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The second tested environment: Colab's exact versions (release/colab_stack.toml), the rest of
 # the test tools resolved by pip around them. COLAB_PYTHON picks the interpreter (Colab: 3.13).
@@ -99,7 +99,7 @@ $(COLAB_VENV)/.installed: release/colab_stack.toml pyproject.toml
 	@touch $@
 
 test-colab: $(COLAB_VENV)/.installed
-	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	COURSE_FAST=$${COURSE_FAST:-1} $(COLAB_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

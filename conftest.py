@@ -1,8 +1,8 @@
 """Test-suite settings shared by the unit tests and the notebooks (run by nbval).
 
 Fast mode unless ``COURSE_FAST`` says otherwise; figures never open windows; each pytest-xdist
-worker (``make test`` runs ``-n 2 --dist loadgroup``) takes whole test files and whole
-notebooks, notebooks 10 and 11 together and in order (11 reads what 10 leaves).
+worker (``make test`` runs ``-n 2 --dist loadfile``) takes whole test files and whole notebooks.
+Notebook 11 uses what notebook 10 leaves when it is there, and trains its networks itself when not.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.runner import CHAINED, openmp_threads
+from course_lib.runner import openmp_threads
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -55,8 +55,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.keras_free)
         if path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
-        group = CHAINED[0] if path.name in CHAINED else path.name
-        item.add_marker(pytest.mark.xdist_group(group))  # one worker runs the whole group
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -162,7 +162,9 @@ def save_drift_results(path: Path, results: dict, key: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"key": key, "saved": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
               "host": platform.node(), "results": results}
-    path.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")  # a reader never sees half a file
+    partial.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
+    os.replace(partial, path)
     return path
 
 
