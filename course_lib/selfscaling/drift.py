@@ -41,13 +41,15 @@ class DriftConfig:
     phase2_epochs: int
     phase2_scaling_epochs: int  # the rest of phase 2 trains without the penalty
     penalty_multiplier: float = 1.5  # applied once per validation-loss stall
-    optimizer_state: str = "carry"  # Adam's moments across grow/prune: "carry" or "reset"
+    optimizer_state: str = "carry"  # Adam across grow/prune: "carry", "reset" or "reference"
     phase2_fits: int = 1  # phase 2 as this many equal fit calls (each restarts the stall check)
 
 
 def reference_schedule(config: DriftConfig) -> DriftConfig:
     """``config`` with the 2021 notebook's phase 2: two ``fit`` calls of five epochs, all
-    self-scaling (each restarting the stall check), and Adam reset at every grow and prune.
+    self-scaling (each restarting the stall check), and Adam reset at every grow and prune
+    (``"reset"``: step counter 0; the 2021 code's own semantics, which keep the step counter,
+    are ``optimizer_state="reference"``).
 
     >>> reference_schedule(DRIFT_CONFIGS[0]).phase2_scaling_epochs
     10

@@ -1,9 +1,26 @@
 """A self-scaling network's state, and the algorithm: grow, train, prune, adapt the penalty.
 
 :class:`SelfScalingNet` owns the weights, Adam's moments and the neurons' ids as NumPy arrays
-and hands each training epoch to :mod:`~course_lib.selfscaling.engine`. ``optimizer_state``:
-``"carry"`` (default) keeps Adam's moments of surviving weights and starts grown ones at zero;
-``"reset"`` starts Adam afresh (zero moments, step 0) at every grow or prune, as the 2021 code did.
+and hands each training epoch to :mod:`~course_lib.selfscaling.engine`.
+
+``optimizer_state`` decides what Adam keeps when grow or prune change the shapes:
+
+- ``"carry"`` (default): the moments of surviving weights move with them, grown weights'
+  moments start at zero, and the step counter goes on.
+- ``"reset"``: a fresh Adam at every grow and every prune that removes a neuron: every moment
+  zero and the step counter back to 0, so the bias correction starts over.
+- ``"reference"``: the 2021 notebook's semantics. Its grow and prune (even a prune that removed
+  nothing) rebuilt every kernel and hidden bias as new variables, which the same Keras optimizer
+  met with zero moments while its step counter went on; the output bias, never rebuilt, kept
+  its moments. With the bias correction near 1 at a late step, the updates after a rebuild
+  reach about 6.6 times the learning rate for a steady gradient (about 12 steps in), where a
+  fresh Adam's stay near 1 times.
+
+>>> net = SelfScalingNet([4, 3, 2], optimizer_state="reference", seed=0)
+>>> net.iterations = 50
+>>> _ = net.grow(min_new_neurons=1)
+>>> net.iterations, float(np.abs(net.moments[0][0]).max())
+(50, 0.0)
 """
 
 from __future__ import annotations
@@ -21,7 +38,7 @@ from course_lib.selfscaling.initial import draw
 from course_lib.selfscaling.penalties import neuron_magnitudes
 from course_lib.selfscaling.state import LayerState, is_placeholder, placeholder
 
-OPTIMIZER_STATES = ("carry", "reset")
+OPTIMIZER_STATES = ("carry", "reset", "reference")  # see the module docstring
 
 
 def _take(a: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
@@ -48,7 +65,8 @@ class SelfScalingNet:
     kernel_initializer, bias_initializer : Keras initializers (variance-scaling or constant)
         for the first and the grown weights, drawn with NumPy from ``seed``: the same
         weights on every backend (:mod:`course_lib.selfscaling.initial`).
-    optimizer_state : ``"carry"`` or ``"reset"``, see the module docstring.
+    optimizer_state : ``"carry"``, ``"reset"`` or ``"reference"`` (the 2021 notebook's),
+        see the module docstring.
     jit_compile, capacity_headroom : the training engine's (``net.engine``, a
         :class:`~course_lib.selfscaling.engine.KerasEngine`): XLA on TensorFlow (``"auto"``:
         when training images x weights >= 1e10, e.g. 8,400 CIFAR images at 4 x 400 neurons),
@@ -132,6 +150,26 @@ class SelfScalingNet:
         """Copies of every layer's (kernel, bias)."""
         return [(lay.kernel.copy(), lay.bias.copy()) for lay in self.layers]
 
+    def set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace every layer's (kernel, bias) with arrays of the same shapes, e.g. a start
+        drawn outside the library; Adam's state stays as it is.
+
+        >>> net = SelfScalingNet([3, 2, 2], seed=0)
+        >>> net.set_weights([(np.ones((3, 2)), np.zeros(2)), (np.ones((2, 2)), np.zeros(2))])
+        >>> round(float(net.logits(np.ones((1, 3)))[0, 0]), 3)   # 2 x selu(3)
+        6.304
+        """
+        weights = list(weights)
+        shapes = [(lay.kernel.shape, lay.bias.shape) for lay in self.layers]
+        given = [(np.shape(k), np.shape(b)) for k, b in weights]
+        if given != shapes:
+            raise ValueError(f"weights of shapes {given} do not fit this network's {shapes}; "
+                             "pass one (kernel, bias) pair per layer, as get_weights() returns.")
+        for lay, (kernel, bias) in zip(self.layers, weights, strict=True):
+            lay.kernel = np.array(kernel, dtype="float32")
+            lay.bias = np.array(bias, dtype="float32")
+        self.weights_changed()
+
     def neuron_magnitudes(self) -> list[np.ndarray]:
         """Per hidden layer: each neuron's largest incoming |weight| or |bias|."""
         return [neuron_magnitudes(lay.kernel, lay.bias) for lay in self.layers[:-1]]
@@ -155,10 +193,19 @@ class SelfScalingNet:
 
     def _changed(self) -> None:
         self._version += 1
+        self._restart_optimizer()
+
+    def _restart_optimizer(self) -> None:
+        """Adam's state after a grow or prune, by ``optimizer_state`` (module docstring)."""
+        if self.optimizer_state == "carry":
+            return
+        output_bias = (len(self.layers) - 1, 1)
+        for store in (self.moments, self.velocities):
+            for i, pair in enumerate(store):
+                # "reference" keeps the output bias's moments: the 2021 code never rebuilt it
+                pair[:] = [a if self.optimizer_state == "reference" and (i, k) == output_bias
+                           else np.zeros_like(a) for k, a in enumerate(pair)]
         if self.optimizer_state == "reset":
-            for store in (self.moments, self.velocities):
-                for pair in store:
-                    pair[:] = [np.zeros_like(a) for a in pair]
             self.iterations = 0
 
     # -- structure changes ----------------------------------------------------
@@ -235,6 +282,8 @@ class SelfScalingNet:
             maps.append(keep)
         if any(len(m) != n for m, n in zip(maps, self.hidden_sizes, strict=True)):
             self._remap(maps)
+        elif self.optimizer_state == "reference":
+            self._restart_optimizer()  # the 2021 prune rebuilt its variables even when it removed nothing
         return self.hidden_sizes
 
     @property
