@@ -213,6 +213,79 @@ def test_reset_policy_starts_a_fresh_adam():
     assert int(engine.iterations.numpy()) == 0
 
 
+# What each policy leaves after a grow of [3, 2, 2] to [3, 3, 2], from moments filled with known
+# values and step counter 7: the kept units' moments, the output bias's moments (never reshaped)
+# and the step counter. New units' moments start at zero under every policy.
+POLICY_AFTER_GROW = {
+    "carry": ("kept", "kept", 7),
+    "reset": ("zero", "zero", 0),
+    "reference": ("zero", "kept", 7),  # the 2021 notebook: rebuilt variables, one optimizer
+}
+
+
+def primed_net(policy: str) -> tuple[SelfScalingNet, list, list]:
+    """A [3, 2, 2] network whose Adam state holds distinct known values, step counter 7."""
+    net = SelfScalingNet([3, 2, 2], optimizer_state=policy, seed=0)
+    for store, offset in ((net.moments, 1.0), (net.velocities, 100.0)):
+        for i, pair in enumerate(store):
+            pair[:] = [offset + 10 * (2 * i + k) + np.arange(a.size, dtype="float32").reshape(a.shape)
+                       for k, a in enumerate(pair)]
+    net.iterations = 7
+    return net, [[a.copy() for a in p] for p in net.moments], [[a.copy() for a in p] for p in net.velocities]
+
+
+@pytest.mark.parametrize("policy", sorted(POLICY_AFTER_GROW))
+def test_what_each_optimizer_policy_keeps_after_a_grow(policy):
+    kept_units, output_bias, step = POLICY_AFTER_GROW[policy]
+    net, m_old, v_old = primed_net(policy)
+    assert net.grow(fraction=0.0, min_new_neurons=1) == [3]
+    assert net.iterations == step
+    for store, old in ((net.moments, m_old), (net.velocities, v_old)):
+        (k0, b0), (k1, b1) = store
+        # new units: the third column of kernel 0, bias 0's third entry, kernel 1's third row
+        assert not k0[:, 2].any() and b0[2] == 0 and not k1[2].any()
+        kept = {"kernel 0": (k0[:, :2], old[0][0]), "bias 0": (b0[:2], old[0][1]),
+                "kernel 1": (k1[:2], old[1][0])}
+        for name, (now, before) in kept.items():
+            expected = before if kept_units == "kept" else np.zeros_like(before)
+            np.testing.assert_array_equal(now, expected, err_msg=f"{policy}: {name}")
+        expected = old[1][1] if output_bias == "kept" else np.zeros_like(old[1][1])
+        np.testing.assert_array_equal(b1, expected, err_msg=f"{policy}: output bias")
+    # the engine trains from exactly this state
+    engine = net.engine.sync(net)
+    (_, m_kernel, _), (_, m_bias, _) = net.engine.slots(engine.dense[1])
+    np.testing.assert_array_equal(np.asarray(m_kernel)[:3], net.moments[1][0])
+    np.testing.assert_array_equal(np.asarray(m_bias), net.moments[1][1])
+    assert int(np.asarray(engine.iterations)) == step
+
+
+def test_the_three_policies_leave_three_different_states():
+    # so that swapping any two policies fails the test above
+    assert len(set(POLICY_AFTER_GROW.values())) == len(POLICY_AFTER_GROW) == 3
+
+
+@pytest.mark.parametrize("policy,zeroed", [("carry", False), ("reset", False), ("reference", True)])
+def test_only_reference_restarts_adam_on_a_prune_that_removes_nothing(policy, zeroed):
+    # the 2021 prune rebuilt every variable even when it removed no neuron
+    net, m_old, _ = primed_net(policy)
+    net.layers[0].kernel[:] = 1.0  # every neuron far above the threshold
+    assert net.prune() == [2] and net.iterations == 7
+    for now, before in zip(net.moments[0], m_old[0], strict=True):
+        np.testing.assert_array_equal(now, np.zeros_like(before) if zeroed else before)
+    np.testing.assert_array_equal(net.moments[1][1], m_old[1][1])  # output bias: kept by all
+
+
+def test_set_weights_replaces_the_weights_and_refuses_other_shapes():
+    net = small_net()
+    weights = [(k + 1, b - 1) for k, b in net.get_weights()]
+    net.set_weights(weights)
+    for (k, b), (k_net, b_net) in zip(weights, net.get_weights(), strict=True):
+        np.testing.assert_array_equal(k_net, k)
+        np.testing.assert_array_equal(b_net, b)
+    with pytest.raises(ValueError, match=r"shapes.*get_weights\(\)"):
+        net.set_weights(weights[:-1])
+
+
 def test_training_after_a_structure_change_updates_the_new_variables():
     # The Keras 3 trap: a compiled step kept across a grow/prune trains orphaned variables.
     net = small_net(learning_rate=1e-2)
@@ -428,6 +501,31 @@ def test_engine_steps_agree_with_the_written_out_steps(written_out, method, pena
     assert net.iterations == state["t"] == 5
 
 
+@pytest.mark.parametrize("policy,steps_after", [("reference", 6), ("reset", 3)])
+def test_engine_and_written_out_adam_agree_across_a_grow(written_out, policy, steps_after):
+    """Three steps, a grow, three steps, single batch: the notebook's ``adam_after_change`` and
+    the engine's ``optimizer_state`` give the same weights and the same step counter."""
+    x, y = blobs(64)
+    x64 = x.astype(np.float64)
+    net = small_net(optimizer_state=policy, penalty=1e-3, learning_rate=1e-2, jit_compile=False)
+    layers = [(k.astype(np.float64), b.astype(np.float64)) for k, b in net.get_weights()]
+    state = {"t": 0}
+    for phase in range(2):
+        if phase:  # the engine grows; the written-out network takes the same new neurons
+            net.grow(min_new_neurons=2)
+            layers = [(k.astype(np.float64), b.astype(np.float64)) for k, b in net.get_weights()]
+            state = written_out["adam_after_change"](state, policy, len(layers))
+        for _ in range(3):
+            _, grads = written_out["loss_and_grads"](layers, x64, y, 1e-3, "weighted_l1")
+            layers = written_out["adam_step"](layers, grads, state, 1e-2)
+            net.train_epoch(x, y, batch_size=len(x))
+    assert net.hidden_sizes == [10, 9]
+    for (k, b), (k_net, b_net) in zip(layers, net.get_weights(), strict=True):
+        np.testing.assert_allclose(k_net, k, atol=1e-5)
+        np.testing.assert_allclose(b_net, b, atol=1e-5)
+    assert net.iterations == state["t"] == steps_after
+
+
 @pytest.mark.parametrize("method,penalty", [("weighted_l1", 1e-3), ("group_sparsity", 1e-2)])
 def test_written_out_penalty_gradient_matches_finite_differences(written_out, method, penalty):
     rng = np.random.default_rng(1)
@@ -548,7 +646,7 @@ def test_reference_schedule_keeps_self_scaling_on_and_resets_adam():
     assert [r["phase"] for r in reference.history] == ["phase 1"] + ["phase 2"] * 4
 
 
-@pytest.mark.parametrize("policy", ["carry", "reset"])
+@pytest.mark.parametrize("policy", ["carry", "reset", "reference"])
 def test_moments_kept_in_the_engine_train_exactly_as_moments_copied_back(policy):
     # Big networks keep their kernel moments in the engine between epochs (grow and prune
     # remap them there); a threshold of 0 does that for every layer of this small one.
@@ -561,7 +659,7 @@ def test_moments_kept_in_the_engine_train_exactly_as_moments_copied_back(policy)
         net.fit(x, y, epochs=5, validation_data=(x[:64], y[:64]), min_new_neurons=20,
                 verbose=0)
         net.fit(x, y, epochs=3, validation_data=(x[:64], y[:64]), min_new_neurons=1, verbose=0)
-        if keep == 0 and policy == "carry":  # ("reset" leaves fresh zeros after the last prune)
+        if keep == 0 and policy == "carry":  # (the others leave fresh zeros after the last prune)
             assert any(is_placeholder(m[0]) for m in net.moments)
         net.engine.fetch_moments(net)
         runs[keep] = net
