@@ -43,6 +43,9 @@ BACKEND_INDEPENDENT = {"test_browser.py", "test_docs.py", "test_exercises.py", "
                        "test_provenance.py", "test_results_files.py", "test_site.py",
                        "test_slides.py", "build_slides.py", "figures.py", "slide_metadata.py"}
 KERAS_FREE = {"test_data.py", "test_errors.py", "test_exercise_checks.py", "test_runner.py"}
+# Keras layers, training and one notebook that checks backprop against the backend's autodiff on
+# real data: what CI runs per push in the environments besides the lock's TensorFlow.
+SMOKE = {"test_models.py", "03_cross_entropy.ipynb"}
 _notebook_seconds: dict[str, float] = defaultdict(float)
 
 
@@ -53,6 +56,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.backend_independent)
         if path.name in KERAS_FREE:
             item.add_marker(pytest.mark.keras_free)
+        if path.name in SMOKE:
+            item.add_marker(pytest.mark.smoke)
         if path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
 
