@@ -47,6 +47,9 @@ html_theme = "sphinx_book_theme"
 html_title = "Introduction to Deep Learning"
 html_static_path = ["_static"]
 html_css_files = ["course-site.css"]
+# Search snippets from the page's own text, without the theme's buttons or cell outputs
+# (Sphinx takes them from the whole <main>); see the file.
+html_js_files = ["course-search.js"]
 html_sourcelink_suffix = ""  # _sources/notebooks/NN.ipynb is the download, not NN.ipynb.txt
 mathjax_path = "mathjax/tex-mml-chtml.js"  # staged into _static by website/build_site.py, no CDN
 html_theme_options = {
@@ -61,6 +64,10 @@ html_theme_options = {
         "colab_url": "https://colab.research.google.com",
     },
     "home_page_in_toc": True,
+    # One search box: the primary sidebar's (a magnifier in the article header where the sidebar
+    # is folded away). pydata-sphinx-theme adds a second to a header row of its own unless this
+    # is set, and with it empty that row is not drawn.
+    "navbar_persistent": [],
     "show_navbar_depth": 1,
     "announcement": course_site.FAST_BANNER if MODE == "fast" else "",
 }
