@@ -2,6 +2,7 @@
 
     python -m slides.build_slides              # `make slides`: all decks -> build/slides/
     python -m slides.build_slides --out DIR    # somewhere else
+    python -m slides.build_slides --out DIR --back ../slides.html   # inside the course website
 
 Run from the repository root (``slides`` is a package: the decks and their builder).
 
@@ -28,6 +29,10 @@ The build is offline end to end: reveal.js and KaTeX come from the npm packages 
 ``slides/package-lock.json`` (installed with ``npm ci`` when missing), math is rendered to
 HTML by KaTeX at build time, figures are computed by Python, and only the files the decks
 use are copied next to them. Opening ``build/slides/index.html`` needs no network.
+
+Every deck, and the list of decks, has a link back to the course website in its top left
+corner: the website's slides page, given with ``--back`` (the site's build passes the relative
+``../slides.html``, so it works offline), else the published site's (``release/course.toml``).
 """
 
 from __future__ import annotations
@@ -211,7 +216,23 @@ def _figure_html(match: re.Match) -> str:
     )
 
 
-def deck_html(deck: Deck) -> str:
+def back_link(href: str) -> str:
+    """The link from a deck (or the list of decks) back to the course website.
+
+    >>> back_link("../slides.html")
+    '<a class="course-back" href="../slides.html">← Course website</a>'
+    """
+    return f'<a class="course-back" href="{html.escape(href)}">← Course website</a>'
+
+
+def site_slides_page() -> str:
+    """The published course website's slides page (``release/course.toml``)."""
+    from release.schedule import Schedule
+
+    return f"{Schedule.load().site}/slides.html"
+
+
+def deck_html(deck: Deck, back: str | None = None) -> str:
     md = _markdown()
     formulas: list[tuple[str, bool]] = []
     sections = []
@@ -231,7 +252,8 @@ def deck_html(deck: Deck) -> str:
     page = "\n".join(sections)
     page = re.sub(r"<p>KATEXMATH(\d+)X</p>", lambda m: rendered[int(m.group(1))], page)
     page = re.sub(r"KATEXMATH(\d+)X", lambda m: rendered[int(m.group(1))], page)
-    return PAGE.format(title=html.escape(deck.title), sections=page)
+    return PAGE.format(title=html.escape(deck.title), sections=page,
+                       back=back_link(back) if back else "")
 
 
 PAGE = """<!doctype html>
@@ -246,8 +268,14 @@ PAGE = """<!doctype html>
 <link rel="stylesheet" href="assets/reveal/plugin/monokai.css">
 <link rel="stylesheet" href="assets/katex/katex.min.css">
 <link rel="stylesheet" href="assets/course.css">
+<style>
+a.course-back {{ position: fixed; top: 0.5rem; left: 0.75rem; z-index: 40; font: 15px sans-serif;
+  color: #2a76dd; background: rgba(255, 255, 255, 0.85); padding: 0.15rem 0.4rem; }}
+@media print {{ a.course-back {{ display: none; }} }}
+</style>
 </head>
 <body>
+{back}
 <div class="reveal"><div class="slides">
 {sections}
 </div></div>
@@ -269,6 +297,7 @@ INDEX = """<!doctype html>
 <head><meta charset="utf-8"><title>Introduction to Deep Learning: slides</title>
 <link rel="stylesheet" href="assets/course.css"></head>
 <body class="index">
+{back}
 <h1>Introduction to Deep Learning: instructor slides</h1>
 <p>Arrow keys move, <kbd>S</kbd> opens the speaker notes, <kbd>Esc</kbd> the overview.</p>
 <ol>
@@ -349,26 +378,30 @@ def copy_assets(out: Path) -> None:
     shutil.copy2(SLIDES / "course.css", assets / "course.css")
 
 
-def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck]:
-    """Build every deck into ``out``; return the parsed decks."""
+def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None,
+          back: str | None = None) -> list[Deck]:
+    """Build every deck into ``out``, each linking to ``back`` (default: the published site's
+    slides page); return the parsed decks."""
     from slides import figures  # Matplotlib loads only when decks are built
 
     ensure_node_modules()
     parsed = [parse_deck(p) for p in (decks or find_decks())]
     if not parsed:
         raise RuntimeError(f"no decks found in {SLIDES}")
+    back = back or site_slides_page()
     prepare_out(out, BUILD_MARKER, "slide build")
     copy_assets(out)
     figures.render([name for d in parsed for name in d.figures], out / "figures", fmt="svg")
     items = []
     for deck in parsed:
-        (out / f"{deck.name}.html").write_text(deck_html(deck), encoding="utf-8")
+        (out / f"{deck.name}.html").write_text(deck_html(deck, back), encoding="utf-8")
         items.append(
             f'<li><a href="{deck.name}.html">{html.escape(deck.title)}</a>'
             f" ({deck.n_slides} slides)</li>"
         )
         print(f"{deck.name}.html: {deck.n_slides} slides, {len(deck.figures)} figures")
-    (out / "index.html").write_text(INDEX.format(items="\n".join(items)), encoding="utf-8")
+    (out / "index.html").write_text(INDEX.format(items="\n".join(items), back=back_link(back)),
+                                    encoding="utf-8")
     print(f"open {out / 'index.html'}")
     return parsed
 
@@ -376,9 +409,12 @@ def build(out: Path = DEFAULT_OUT, decks: list[Path] | None = None) -> list[Deck
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (replaced)")
+    parser.add_argument("--back", default=None, metavar="URL",
+                        help="the course website's page the decks link back to, e.g. ../slides.html "
+                             "(default: the published site's slides page)")
     parser.add_argument("decks", nargs="*", type=Path, help="deck sources (default: slides/*.md)")
     args = parser.parse_args(argv)
-    build(args.out, args.decks or None)
+    build(args.out, args.decks or None, args.back)
     return 0
 
 
