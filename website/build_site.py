@@ -8,9 +8,10 @@
 Run from the repository root (``website``, ``slides`` and ``release`` are packages there).
 
 Steps: install the pinned MathJax and reveal.js/KaTeX from npm once (``npm ci``; skipped when
-current), build the decks (``slides/build_slides.py``), stage the pages into ``<out>-src/``
-(``website/*.md``, the notebooks, ``results/*.md``, ``jobs/README.md``, ``README.md`` for the
-include directives, MathJax), execute the notebooks that ``build/site-cache/<mode>/`` (a
+current), build the decks (``slides/build_slides.py``, each linking back to the site's slides
+page), stage the pages into ``<out>-src/`` (``website/*.md``, the notebooks, ``results/*.md``,
+``jobs/README.md``, ``README.md`` for the include directives, MathJax, and the landing page's
+figure, drawn by ``slides/figures.py``), execute the notebooks that ``build/site-cache/<mode>/`` (a
 jupyter-cache) lacks, two at a time (``course_lib.runner``), then run Sphinx
 (``website/conf.py``), which takes every notebook's outputs from that cache: a notebook runs
 again only when its code changed.
@@ -49,6 +50,8 @@ MATHJAX = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "ad
 # Pages of the site that come from elsewhere in the repository, staged under the same paths so
 # that relative links written for GitHub work on the site too.
 STAGED_GLOBS = ("notebooks/[0-9]*.ipynb", "results/*.md", "jobs/README.md", "README.md")
+# The landing page's picture (website/index.md): a slide figure, drawn at build time.
+LANDING_FIGURE = "conv_feature_map"
 
 
 def ensure_mathjax() -> Path:
@@ -82,13 +85,17 @@ def stage(src: Path, mathjax: Path) -> None:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    from slides import figures  # Matplotlib loads only when the site is built
+
+    figures.render([LANDING_FIGURE], src / "_figures", fmt="svg")
 
 
 def build_decks(out: Path) -> None:
-    """The instructor decks, built as ``make slides`` builds them, into ``out``."""
+    """The instructor decks, built as ``make slides`` builds them, into ``out`` (the site's
+    ``slides/``), each linking back to the site's slides page by a relative link."""
     env = dict(os.environ, MPLBACKEND="Agg")
-    subprocess.run([sys.executable, "-m", "slides.build_slides", "--out", str(out)],
-                   check=True, env=env, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "slides.build_slides", "--out", str(out),
+                    "--back", "../slides.html"], check=True, env=env, cwd=ROOT)
 
 
 def sphinx_env(mode: str, handoff: Path) -> dict[str, str]:

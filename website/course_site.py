@@ -9,7 +9,13 @@
 - the Colab badge (an image from colab.research.google.com) becomes plain text links to Colab,
   Binder and the notebook file: a page must load nothing from the network;
 - solution cells are folded behind "Show solution";
-- the landing page gets the notebooks in teaching order, the slides page the list of decks;
+- the landing page gets the notebooks in teaching order with their class and run times and
+  what each needs (from the schedule, ``release/schedule.py``), the slides page the list of decks;
+- a results page shows its numbers first (its provenance line and method paragraph move below
+  the first table) under a banner that says what the tables are: the course's full-mode
+  measurements, each current or stale for today's code (``benchmarks/provenance.py``);
+- output cells that hold a figure get the theme's ``full-width`` class, so a wide figure uses
+  the right margin on a wide screen;
 - links to repository files that are not pages of the site (``LICENSE``, ``benchmarks/``)
   point at the file on GitHub, at the tag the Colab links use;
 - a notebook page whose stamp is missing or names another mode than the build stops the build:
@@ -50,12 +56,18 @@ STAMP_SOURCE = (
     "\n"
     "run_stamp(RunMode.from_env().name)"
 )
+RESULTS_MARK = "<!-- site:results -->"
 FAST_BANNER = (
     "<strong>Fast-mode outputs: numbers are not results.</strong> "
+    '<span class="course-banner-detail">'
     "This site was built with <code>COURSE_FAST=1</code> (small subsets, one to three epochs) "
     "to test the build; a full-mode build (<code>make site COURSE_FAST=0</code>) shows what the "
-    "course measures."
+    "course measures.</span>"
 )
+#: A results table's provenance line and its one-paragraph method (benchmarks/provenance.py).
+PROVENANCE_TEXT = re.compile(r"^(Measured \d{4}-\d\d-\d\d .*)\n\n(\*\*Method\.\*\* .*?)(?:\n\n|\n?\Z)",
+                             re.MULTILINE | re.DOTALL)
+TABLE = re.compile(r"(?:^\|.*\|[ \t]*(?:\n|\Z))+", re.MULTILINE)
 STAMP_MODE = re.compile(r"\bin \**(fast|full) mode\b")
 
 
@@ -115,13 +127,163 @@ def site_notebook(text: str, name: str, repo: Repo) -> str:
     return nbformat.writes(nb)
 
 
-def notebook_table(paths: Iterable[Path]) -> str:
-    """The course arc for the landing page: number, linked title, what you learn."""
-    rows = ["| # | notebook | what you learn |", "|---|---|---|"]
+def needs(entry) -> str:
+    """What a notebook needs, from its schedule entry (``release.schedule.Notebook``): the
+    notebooks to do first and the memory its kernel peaked at (full mode where measured).
+
+    >>> from types import SimpleNamespace as NS
+    >>> needs(NS(prerequisites=("02", "03"), runs={"fast": NS(peak_gib=1.29)}))
+    'notebooks 02, 03; 1.3 GiB RAM (fast mode)'
+    >>> needs(NS(prerequisites=(), runs={"full": NS(peak_gib=3.84)}))
+    'nothing before it; 3.8 GiB RAM'
+    """
+    before = entry.prerequisites
+    text = (f"notebook{'s' if len(before) > 1 else ''} {', '.join(before)}" if before
+            else "nothing before it")
+    mode = next((m for m in ("full", "fast") if m in entry.runs), None)
+    if mode is not None:
+        text += f"; {entry.runs[mode].peak_gib:.1f} GiB RAM" + (" (fast mode)" if mode == "fast" else "")
+    return text
+
+
+def notebook_table(paths: Iterable[Path], sched=None) -> str:
+    """The course arc for the landing page: number, linked title, what you learn, and from the
+    schedule (``release.schedule.Schedule``, loaded when not given) the class time, the run
+    times and what each notebook needs."""
+    from release import schedule
+
+    sched = sched or schedule.Schedule.load()
+    rows = ["| # | notebook | what you learn | class time: teach + exercises | "
+            "run time: fast / full | needs |", "|---|---|---|---|---|---|"]
     for path in sorted(paths):
         nb = nbformat.read(path, as_version=4)
         number, title = title_of(nb)
-        rows.append(f"| {number} | [{title}](notebooks/{path.name}) | {learn_summary(nb)} |")
+        if number not in sched.notebooks:
+            raise ValueError(f"notebook {path.name} has no [notebooks.{number}] entry in "
+                             f"release/course.toml; add one (release/schedule.py says what it holds)")
+        _, class_time, run_time = schedule.readme_cells(sched, number)
+        rows.append(f"| {number} | [{title}](notebooks/{path.name}) | {learn_summary(nb)} | "
+                    f"{class_time} | {run_time} | {needs(sched.notebooks[number])} |")
+    return "\n".join(rows)
+
+
+def numbers_first(text: str) -> str:
+    r"""A results table's Markdown with its provenance line and method paragraph moved below its
+    first table, so the page opens with the numbers (unchanged when it has no table or no
+    method).
+
+    >>> page = "# T\n\nMeasured 2026-12-02 at commit abc.\n\n**Method.** Three seeds.\n\n| a |\n|---|\n| 1 |\n\nNotes."
+    >>> print(numbers_first(page))
+    # T
+    <BLANKLINE>
+    | a |
+    |---|
+    | 1 |
+    <BLANKLINE>
+    **How it was measured.** Measured 2026-12-02 at commit abc.
+    <BLANKLINE>
+    **Method.** Three seeds.
+    <BLANKLINE>
+    Notes.
+    """
+    found = PROVENANCE_TEXT.search(text)
+    if found is None:
+        return text
+    rest = text[:found.start()] + text[found.end():]
+    table = TABLE.search(rest, found.start())
+    if table is None:
+        return text
+    block = f"**How it was measured.** {found.group(1)}\n\n{found.group(2).strip()}"
+    head, tail = rest[:table.end()].rstrip("\n"), rest[table.end():].lstrip("\n")
+    return f"{head}\n\n{block}\n" + (f"\n{tail}" if tail else "")
+
+
+def _provenance_module():
+    """``benchmarks/provenance.py``, loaded by path: ``benchmarks`` is a folder of scripts."""
+    import importlib.util
+    import sys
+
+    if "provenance" in sys.modules:
+        return sys.modules["provenance"]
+    spec = importlib.util.spec_from_file_location("provenance", ROOT / "benchmarks" / "provenance.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["provenance"] = module  # its dataclasses and doctests look themselves up
+    spec.loader.exec_module(module)
+    return module
+
+
+def results_status(root: Path = ROOT) -> dict[str, dict]:
+    """``benchmarks/provenance.py``'s status of every results table, by page name
+    (``results/mnist_results``), with the date and machine of its measurement; Markdown tables
+    only, the pages of the site."""
+    prov = _provenance_module()
+    out = {}
+    for row in prov.status(root):
+        if not row["file"].endswith(".md"):
+            continue
+        try:
+            found = prov.read_provenance(root / row["file"]) or {}
+        except ValueError:
+            found = {}
+        machine = found.get("machine")
+        out[row["file"][:-3]] = dict(row, date=str(found.get("date", "-"))[:10],
+                                     machine=prov.machine_summary(machine).split(",")[0]
+                                     if isinstance(machine, dict) else "-")
+    return out
+
+
+def results_banner(page: str, status: dict[str, dict]) -> str:
+    """The banner of a results page: what its numbers are, and whether today's code still
+    matches them. ``page`` is ``results`` (the index) or ``results/NAME``.
+
+    >>> row = {"state": "STALE (code changed)", "changed": ["course_lib/models.py"]}
+    >>> print(results_banner("results/x", {"results/x": row}))
+    <span class="course-banner-stale"><strong>Stale: full-mode measurement of older code.</strong> <span class="course-banner-detail">The code it measures has changed since (course_lib/models.py), so its numbers may not hold for today's code; <a href="../results.html#how-the-tables-are-made">the command that measures it again</a> is on the Results page.</span></span>
+    >>> "2 of 2 tables" in results_banner("results", {"results/x": {"state": "current"}, "results/y": {"state": "current"}})
+    True
+    """
+    current = "current"  # benchmarks/provenance.py's CURRENT
+    if page == "results":
+        fresh = sum(r["state"] == current for r in status.values())
+        return ('<span class="course-banner-results"><strong>Full-mode measurements: the course\'s '
+                'results.</strong> <span class="course-banner-detail">Each table was measured by a '
+                f"script in <code>benchmarks/</code>, not by this site's build; {fresh} of "
+                f"{len(status)} tables match today's code, the others are marked stale.</span></span>")
+    row = status.get(page)
+    if row is None or row["state"] != current and not row["state"].startswith("STALE"):
+        return ('<span class="course-banner-stale"><strong>Measurement without provenance.</strong> '
+                '<span class="course-banner-detail">This table does not record the code it measured, '
+                "so whether it still holds is not known.</span></span>")
+    if row["state"] == current:
+        return ('<span class="course-banner-results"><strong>Full-mode measurement: the course\'s '
+                'result, current.</strong> <span class="course-banner-detail">Measured by a script in '
+                "<code>benchmarks/</code> (below: when, on what machine, how), and the code it "
+                "measures has not changed since.</span></span>")
+    changed = row.get("changed") or []
+    files = f" ({', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''})" if changed else ""
+    return ('<span class="course-banner-stale"><strong>Stale: full-mode measurement of older code.'
+            '</strong> <span class="course-banner-detail">The code it measures has changed since'
+            f"{html.escape(files)}, so its numbers may not hold for today's code; "
+            '<a href="../results.html#how-the-tables-are-made">the command that measures it '
+            "again</a> is on the Results page.</span></span>")
+
+
+def results_list(status: dict[str, dict], titles: dict[str, str]) -> str:
+    """Markdown table of the results pages: each linked by its title, when and where it was
+    measured, and whether it is current for today's code.
+
+    >>> print(results_list({"results/x": {"state": "current", "date": "2026-12-02", "machine": "AMD EPYC"}},
+    ...                    {"results/x": "X"}))
+    | table | measured | for today's code |
+    |---|---|---|
+    | [X](results/x.md) | 2026-12-02, AMD EPYC | current |
+    """
+    rows = ["| table | measured | for today's code |", "|---|---|---|"]
+    for page in sorted(status):
+        row = status[page]
+        state = "current" if row["state"] == "current" else f"**{row['state']}**"
+        rows.append(f"| [{titles.get(page, page)}]({page}.md) | {row.get('date', '-')}, "
+                    f"{row.get('machine', '-')} | {state} |")
     return "\n".join(rows)
 
 
@@ -200,6 +362,26 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
         decks = [build_slides.parse_deck(p) for p in build_slides.find_decks()]
         source[0] = text.replace(SLIDES_MARK, slides_list(
             (d.name, d.title, d.n_slides) for d in decks))
+    if docname.startswith("results/") and docname != "results/README":
+        source[0] = numbers_first(source[0])
+    if RESULTS_MARK in text:
+        folder = Path(app.srcdir) / "results"
+        titles = {f"results/{p.stem}": p.read_text(encoding="utf-8").partition("\n")[0].lstrip("# ").strip()
+                  for p in folder.glob("*.md")}
+        source[0] = source[0].replace(RESULTS_MARK, results_list(_status(app), titles))
+
+
+def _status(app) -> dict[str, dict]:
+    """The results tables' status, computed once per build (it reads git)."""
+    if not hasattr(app, "_course_results_status"):
+        app._course_results_status = results_status()
+    return app._course_results_status
+
+
+def _on_page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """A results page states what its numbers are, in place of the fast-mode banner."""
+    if pagename == "results" or (pagename.startswith("results/") and pagename != "results/README"):
+        context["theme_announcement"] = results_banner(pagename, _status(app))
 
 
 def _on_doctree_read(app, doctree) -> None:
@@ -218,6 +400,12 @@ def _on_doctree_read(app, doctree) -> None:
         link = nodes.reference("", "", refuri=github_url(repo, path, is_dir), internal=False)
         link += node.children or [nodes.literal(path, path)]
         node.replace_self(link)
+    if env.docname.startswith("notebooks/"):
+        for box in doctree.findall(nodes.container):
+            # A figure may use the right margin on a wide screen: the theme widens full-width
+            # containers there and folds the page's table of contents away while one is in view.
+            if "cell_output" in box["classes"] and any(True for _ in box.findall(nodes.image)):
+                box["classes"].append("full-width")
     if env.docname.startswith("notebooks/") and app.config.nb_execution_mode != "off":
         _check_stamp(app, doctree)  # (execution off: a draft of the pages, no outputs to check)
 
@@ -259,4 +447,5 @@ def setup(app) -> dict:
     app.connect("config-inited", _on_config_inited)
     app.connect("source-read", _on_source_read)
     app.connect("doctree-read", _on_doctree_read)
+    app.connect("html-page-context", _on_page_context)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
