@@ -9,12 +9,18 @@ Which site is checked:
 
 The browser test serves the site on a loopback port, opens every page in Chromium with every
 request outside the site refused, and checks: no page asks for the network, no request fails,
-every notebook page shows its figures and its run stamp (and the fast-mode banner in a
-fast-mode build), links inside the site lead to files and anchors that exist, the Colab and
-Binder buttons point at the notebook, and search finds the dropout notebook for "dropout".
+every notebook page shows its figures, loaded and at least 300 px wide (or at their natural
+width), and its run stamp (and the fast-mode banner in a fast-mode build; results pages carry
+their own), links inside the site lead to files and anchors that exist, the Colab and Binder
+buttons point at the notebook, each page has one search box, each deck a visible link back to
+the site, and search finds the dropout notebook for "dropout" with snippets free of the theme's
+button labels and of cell outputs.
 Chromium must be installed already; without one the test is skipped with a one-line instruction.
 Without a browser, the built pages are also read as files: every notebook page shows its decks
-and its class and run times from the schedule (``release/course.toml``).
+and its class and run times from the schedule (``release/course.toml``), the landing page a
+picture and each notebook's times and needs, each results page its first table before its
+method under a banner that says whether the table is current (``benchmarks/provenance.py``),
+and each deck links back to the site.
 """
 
 from __future__ import annotations
@@ -136,6 +142,29 @@ def test_configuration_loads_nothing_from_the_network(mode, monkeypatch):
     assert conf["nb_ipywidgets_js"] == {}
     banner = conf["html_theme_options"]["announcement"]
     assert (BANNER in banner) == (mode == "fast")
+    # One search box: pydata-sphinx-theme draws a second, in a header row, unless this is set.
+    assert conf["html_theme_options"]["navbar_persistent"] == []
+    assert "course-search.js" in conf["html_js_files"]  # search snippets without the theme's UI
+
+
+def test_results_pages_put_numbers_first_and_name_stale_tables():
+    """The page a results table becomes: numbers first, banner from benchmarks/provenance.py."""
+    text = (ROOT / "results" / "mnist_results.md").read_text(encoding="utf-8")
+    shown = course_site.numbers_first(text)
+    assert shown.index("\n| model |") < shown.index("**Method.**") < shown.index("Targets not met")
+    assert sorted(shown.splitlines()) == sorted(
+        (text.replace("Measured 20", "**How it was measured.** Measured 20")).splitlines())
+    status = course_site.results_status()
+    assert set(status) == {f"results/{p.stem}" for p in (ROOT / "results").glob("*.md")
+                           if p.stem != "README"}
+    for page, row in status.items():
+        banner = course_site.results_banner(page, status)
+        assert BANNER not in banner
+        assert ("Stale" in banner) == row["state"].startswith("STALE"), (page, row["state"])
+        assert "Full-mode measurement" in banner or "Stale" in banner, banner
+    index = course_site.results_banner("results", status)
+    current = sum(r["state"] == "current" for r in status.values())
+    assert f"{current} of {len(status)} tables" in index and "Full-mode measurements" in index
 
 
 def test_out_folder_that_is_not_a_site_build_is_never_deleted(tmp_path):
@@ -242,6 +271,69 @@ def test_every_notebook_page_shows_its_decks_and_times(site):
     assert missing == [], "notebook pages without their decks and times:\n" + "\n".join(missing)
 
 
+def article(page: Path) -> str:
+    """The page's article (its own content, without the theme's navigation) as HTML."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index('<article class="bd-article')
+    return text[start:text.index("</article>", start)]
+
+
+def words(markup: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def announcement(page_html: str) -> str:
+    """The words of the page's banner (the theme's announcement), "" when it has none."""
+    found = re.search(r'<aside class="bd-header-announcement".*?</aside>', page_html, re.DOTALL)
+    return words(found.group(0)) if found else ""
+
+
+def test_landing_page_says_what_each_notebook_takes_and_shows_a_picture(site):
+    index = article(site / "index.html")
+    images = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', index)
+    assert images, "the landing page has no picture"
+    assert all((site / unquote(src)).is_file() for src in images), images
+    head = words(index[:index.index("</thead>")]) if "</thead>" in index else ""
+    for column in ("what you learn", "class time", "run time: fast / full", "needs"):
+        assert column in head, f"landing table lacks the {column!r} column: {head!r}"
+    sched = schedule.Schedule.load()
+    text = words(index)
+    for number, nb in sched.notebooks.items():
+        _, class_time, run_time = schedule.readme_cells(sched, number)
+        for fact in (class_time, run_time, course_site.needs(nb)):
+            assert fact in text, f"landing page lacks notebook {number}'s {fact!r}"
+
+
+def test_results_pages_open_with_numbers_under_the_right_banner(site):
+    status = course_site.results_status()
+    for page in sorted((site / "results").glob("*.html")):
+        name = f"results/{page.stem}"
+        body, full = article(page), page.read_text(encoding="utf-8")
+        if "<table" in body and "Method." in body:
+            assert body.index("<table") < body.index("Method."), f"{name}: method before the numbers"
+        banner = announcement(full)
+        assert BANNER not in banner, f"{name}: full-mode measurements labelled {BANNER!r}"
+        assert ("Stale" in banner) == status[name]["state"].startswith("STALE"), f"{name}: {banner!r}"
+    index = site / "results.html"
+    body = article(index)
+    assert "<table" in body and body.index("<table") < body.index("How the tables are made")
+    assert "Full-mode measurements" in announcement(index.read_text(encoding="utf-8"))
+    for name, row in status.items():
+        link = f'href="{name}.html"'
+        assert link in body, f"results page does not list {name}"
+        row_html = body[body.index(link):body.index("</tr>", body.index(link))]
+        assert ("STALE" in row_html) == row["state"].startswith("STALE"), row_html
+
+
+def test_every_deck_links_back_to_the_site(site):
+    decks = sorted((site / "slides").glob("*.html"))
+    assert decks
+    for deck in decks:
+        links = re.findall(r'<a class="course-back" href="([^"]+)"', deck.read_text(encoding="utf-8"))
+        assert links == ["../slides.html"], f"{deck.name}: back links {links}"
+        assert (deck.parent / links[0]).resolve().is_file()
+
+
 @pytest.fixture(scope="module")
 def served(site):
     """The site on a loopback port, as any static web server would serve it."""
@@ -286,6 +378,7 @@ def test_every_page_works_offline_in_chromium(site, served, chromium):
     base, mode, repo = served, built_mode(site), Repo.load()
     broken: list[str] = []
     hidden: list[str] = []
+    small: list[str] = []
     with browser.launch(chromium) as context:
         blocked = browser.block_outside(context, (base, "data:", "blob:", "about:"))
         page = context.new_page()
@@ -298,11 +391,19 @@ def test_every_page_works_offline_in_chromium(site, served, chromium):
             hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
             broken += check_links(site, base, rel, hrefs)
             if rel.startswith("slides/"):
+                back = page.locator("a.course-back")
+                assert back.count() == 1 and back.is_visible(), f"{rel}: no link back to the site"
                 continue  # reveal.js decks: tests/test_slides.py checks them in depth
-            if mode == "fast":
-                banner = page.locator(".bd-header-announcement")
+            banner = page.locator(".bd-header-announcement")
+            if rel == "results.html" or rel.startswith("results/"):
+                assert banner.is_visible() and BANNER not in banner.inner_text(), f"{rel}: banner"
+            elif mode == "fast":
                 assert banner.is_visible() and BANNER in banner.inner_text(), f"{rel}: no fast-mode banner"
+            if rel != "search.html":  # (the search page has its own form as well)
+                boxes = page.evaluate(SEARCH_BOXES_JS)
+                assert boxes == 1, f"{rel}: {boxes} search boxes shown"
             hidden += [f"{rel}: {h}" for h in page.evaluate(HIDDEN_OVERFLOW_JS)]
+            small += [f"{rel}: {s}" for s in page.evaluate(SMALL_IMAGES_JS)]
             if rel.startswith("notebooks/"):
                 check_notebook_page(page, rel, mode, repo)
         # Search: Sphinx's own index, in the browser.
@@ -310,10 +411,44 @@ def test_every_page_works_offline_in_chromium(site, served, chromium):
         page.locator("#search-results .search-summary", has_text="Search finished").wait_for(timeout=30_000)
         found = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
         assert any("notebooks/05_overfitting_and_dropout.html" in h for h in found), found
+        # Snippets: the page's words, not the theme's buttons or a model summary's box drawing.
+        page.wait_for_function("document.querySelectorAll('#search-results p.context').length >= "
+                               f"{min(len(found), 3)}", timeout=30_000)
+        snippets = page.eval_on_selector_all("#search-results p.context", "ps => ps.map(p => p.innerText)")
+        noisy = [s for s in snippets if re.search(r"Light Dark|Settings|Contents|[│┃━─┏┡└]", s)]
+        assert noisy == [], f"search snippets with the theme's labels or output noise: {noisy}"
+        # On a phone the header has one search button too.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(base + "index.html", wait_until="load")
+        assert page.evaluate(SEARCH_BOXES_JS) == 1, "phone: not exactly one search box"
     assert blocked == [], f"pages asked for the network: {sorted(set(blocked))}"
     assert failed == [], f"requests failed: {failed}"
     assert broken == [], "links that lead nowhere:\n" + "\n".join(broken)
     assert hidden == [], "text cut off at the right edge (it must wrap or scroll):\n" + "\n".join(hidden)
+    assert small == [], "pictures not loaded, too small to read or cut off:\n" + "\n".join(small)
+
+
+#: Search boxes a reader sees: the theme's search fields and buttons, and search inputs.
+SEARCH_BOXES_JS = """() => [...document.querySelectorAll(
+    ".search-button-field, .search-button, input[type=search], #searchbox input")]
+  .filter(el => el.checkVisibility() && el.getBoundingClientRect().width > 0).length"""
+
+#: Pictures on a page's article that did not load, are drawn under 300 px wide (or under their
+#: natural width, when that is smaller), or reach past the window's right edge.
+SMALL_IMAGES_JS = """() => {
+  const bad = [];
+  for (const img of document.querySelectorAll("main img")) {
+    const src = img.getAttribute("src");
+    if (!(img.complete && img.naturalWidth > 0)) { bad.push(src + ": not loaded"); continue; }
+    if (!img.closest("article") || !img.checkVisibility()) continue;  // theme menus' icons
+    const box = img.getBoundingClientRect();
+    if (box.width + 1 < Math.min(300, img.naturalWidth))
+      bad.push(`${src}: ${Math.round(box.width)} px wide (natural ${img.naturalWidth})`);
+    if (box.right > document.documentElement.clientWidth + 1)
+      bad.push(`${src}: reaches ${Math.round(box.right)} px, window ${document.documentElement.clientWidth}`);
+  }
+  return bad;
+}"""
 
 
 #: Outputs, tables and code wider than their box must wrap or scroll, never be clipped: the
