@@ -1,29 +1,21 @@
 """Where a measured number came from: the code that made it, the machine, the load, the command.
 
-Every results file in ``results/`` carries a provenance block: the command that wrote it, the
-commit it ran at, a digest of the code it measured (and the list of files that digest covers),
-the machine, the load average at the start and the end, and the date. A Markdown table keeps
-it in an HTML comment holding JSON (invisible on the website and in notebooks), followed by a
-visible line and a one-paragraph method; a JSON results file keeps it under the top-level key
-``"provenance"``. A table is stale when the code it names has changed since::
+Every results file in ``results/`` carries a provenance block (:data:`FIELDS`): a Markdown
+table holds it as JSON in an HTML comment, followed by a visible line and a one-paragraph
+method; a JSON file under its top-level key ``"provenance"``. A table is stale when the code
+it names has changed since. Only the standard library is used::
 
     python benchmarks/provenance.py status                  # every table: current or STALE
     python benchmarks/provenance.py digest course_lib/models.py --commit 5638d85
 
-A benchmark script uses it like this (``start`` before measuring, the header when writing)::
-
-    import provenance
-    CODE = ["benchmarks/cnn_speed.py", "course_lib/models.py"]
-    run = provenance.start(CODE)
-    ...                                                     # measure
-    text = provenance.markdown_header(command, CODE, method, started=run)
-
-Only the standard library is used: ``status`` works without the course's environment.
+A benchmark calls ``run = start(CODE)`` before measuring, then ``report(out, title,
+command(__file__), CODE, method, body, started=run)`` to write its table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -67,13 +59,6 @@ def _git(args: Sequence[str], root: Path, *, data: bytes | None = None) -> bytes
     return done.stdout
 
 
-def _in_git(root: Path) -> bool:
-    try:
-        return _git(["rev-parse", "--is-inside-work-tree"], root).strip() == b"true"
-    except GitError:
-        return False
-
-
 def normalize(paths: Iterable[str | os.PathLike]) -> list[str]:
     """Repository-relative POSIX paths, sorted, without duplicates or trailing slashes.
 
@@ -92,17 +77,13 @@ def normalize(paths: Iterable[str | os.PathLike]) -> list[str]:
     return sorted(out)
 
 
-def _is_code(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return name.endswith(CODE_SUFFIXES) and "__pycache__" not in parts
-
-
 def _select(names: Iterable[str], paths: list[str]) -> dict[str, list[str]]:
     """For each path: the files of ``names`` it covers (itself, or code files below it)."""
     chosen: dict[str, list[str]] = {p: [] for p in paths}
     for name in names:
+        is_code = name.endswith(CODE_SUFFIXES) and "__pycache__" not in PurePosixPath(name).parts
         for p in paths:
-            if name == p or (name.startswith(p + "/") and _is_code(name)):
+            if name == p or (name.startswith(p + "/") and is_code):
                 chosen[p].append(name)
     return chosen
 
@@ -111,10 +92,9 @@ def code_files(paths: Iterable[str | os.PathLike], *, commit: str | None = None,
                root: Path = ROOT, missing_ok: bool = False) -> dict[str, bytes | None]:
     """The contents of the code files ``paths`` cover, in the working tree or at ``commit``.
 
-    A folder covers its code files (:data:`CODE_SUFFIXES`, not ``__pycache__``) at any depth;
-    a file covers itself. In a git checkout the working tree means the files git sees (tracked
-    and untracked, not ignored). A path that covers nothing raises FileNotFoundError, or with
-    ``missing_ok`` appears with the content None.
+    A folder covers its code files (:data:`CODE_SUFFIXES`, not ``__pycache__``) at any depth, a
+    file itself; in a git checkout the working tree means the files git sees (not ignored ones).
+    A path that covers nothing raises FileNotFoundError, or with ``missing_ok`` maps to None.
     """
     root, wanted = Path(root), normalize(paths)
     blobs: dict[str, bytes] = {}
@@ -135,15 +115,14 @@ def code_files(paths: Iterable[str | os.PathLike], *, commit: str | None = None,
                 blobs[name] = out[header_end + 1:header_end + 1 + size]
                 pos = header_end + 1 + size + 1
     else:
-        if _in_git(root):
+        try:
             listing = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
                             *wanted], root)
             candidates = [n.decode() for n in listing.split(b"\0") if n]
-        else:
+        except GitError:  # not a git checkout: every file on disk
             candidates = [f.relative_to(root).as_posix() for p in wanted
                           for f in ([root / p] if (root / p).is_file() else (root / p).rglob("*"))]
-        candidates = [n for n in candidates if (root / n).is_file()]  # not deleted ones
-        picked = _select(candidates, wanted)
+        picked = _select([n for n in candidates if (root / n).is_file()], wanted)  # not deleted
         blobs = {n: (root / n).read_bytes() for files in picked.values() for n in files}
     missing = [p for p in wanted if not picked[p]]
     if missing and not missing_ok:
@@ -155,10 +134,7 @@ def code_files(paths: Iterable[str | os.PathLike], *, commit: str | None = None,
 
 def code_digest(paths: Iterable[str | os.PathLike], *, commit: str | None = None,
                 root: Path = ROOT, missing_ok: bool = False) -> str:
-    """sha256 (first 12 hex digits) over the names and contents of the files ``paths`` cover.
-
-    ``commit`` reads them as they were at that commit (``git ls-tree`` / ``git cat-file``);
-    the default is the working tree. See :func:`code_files` for which files count.
+    """sha256 (first 12 hex digits) over the names and contents of :func:`code_files`.
 
     >>> d = code_digest(["benchmarks/provenance.py"])
     >>> len(d), d == code_digest(["benchmarks/provenance.py"])
@@ -174,20 +150,15 @@ def code_digest(paths: Iterable[str | os.PathLike], *, commit: str | None = None
 
 def changed_files(paths: Iterable[str | os.PathLike], commit: str, *, root: Path = ROOT
                   ) -> list[str]:
-    """The files ``paths`` cover whose content differs between ``commit`` and the working tree.
-
-    Files present on one side only count as changed.
-    """
+    """The files ``paths`` cover that differ (or exist on one side only) between ``commit`` and now."""
     then = code_files(paths, commit=commit, root=root, missing_ok=True)
     now = code_files(paths, root=root, missing_ok=True)
     return sorted(n for n in set(then) | set(now) if then.get(n) != now.get(n))
 
 
 def commit_label(paths: Iterable[str | os.PathLike], *, root: Path = ROOT) -> str:
-    """``git rev-parse --short HEAD``, plus " + uncommitted changes" when ``paths`` are dirty.
-
-    "unknown" outside a git checkout.
-    """
+    """``git rev-parse --short HEAD``, plus :data:`DIRTY` when ``paths`` have uncommitted
+    changes; "unknown" outside a git checkout."""
     try:
         head = _git(["rev-parse", "--short", "HEAD"], root).decode().strip()
         dirty = _git(["status", "--porcelain", "--untracked-files=all", "--",
@@ -197,42 +168,31 @@ def commit_label(paths: Iterable[str | os.PathLike], *, root: Path = ROOT) -> st
     return head + (DIRTY if dirty else "")
 
 
-def machine_info() -> dict:
-    """CPU model, usable cores, RAM, OS, Python and key package versions of this machine.
+def _read(path: str) -> str:
+    return Path(path).read_text(errors="replace") if Path(path).exists() else ""
 
-    Package versions come from their metadata; nothing is imported. ``keras_backend`` is the
-    backend of the Keras loaded in this process, else ``KERAS_BACKEND``, else None.
+
+def machine_info() -> dict:
+    """CPU model, usable cores, RAM, OS, Python, key package versions (from their metadata,
+    nothing imported) and the Keras backend (the loaded Keras's, else ``KERAS_BACKEND``).
 
     >>> sorted(machine_info())
     ['cores', 'cpu', 'keras_backend', 'memory_gib', 'os', 'packages', 'python']
     """
-    cpu = None
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        cores = os.cpu_count() or 1
-    memory = None
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        found = re.search(r"^MemTotal:\s+(\d+) kB", meminfo.read_text(), re.MULTILINE)
-        memory = round(int(found.group(1)) / 2**20, 1) if found else None
+    cpu = re.search(r"^model name\s*:\s*(.+?)\s*$", _read("/proc/cpuinfo"), re.M | re.I)
+    memory = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")  # not on macOS
+             else os.cpu_count() or 1)
     packages = {}
     for name in KEY_PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     keras = sys.modules.get("keras")  # the backend in use, when Keras is loaded already
     backend = (keras.backend.backend() if keras is not None and hasattr(keras, "backend")
-               else os.environ.get("KERAS_BACKEND"))  # None: no Keras in this process
-    return {"cpu": cpu or platform.processor() or platform.machine() or "unknown CPU",
-            "cores": cores, "memory_gib": memory,
+               else os.environ.get("KERAS_BACKEND"))
+    return {"cpu": (cpu.group(1) if cpu else None) or platform.processor() or platform.machine()
+            or "unknown CPU", "cores": cores,
+            "memory_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
             "os": f"{platform.system()} {platform.release()}".strip(),
             "python": platform.python_version(), "packages": packages, "keras_backend": backend}
 
@@ -245,19 +205,13 @@ def machine_summary(machine: dict) -> str:
     ...                  "keras_backend": "jax"})
     'AMD EPYC, 2 cores, 23.5 GiB RAM, Linux 6.1, Python 3.11.7, keras 3.15.1, Keras backend jax'
     """
-    parts = [machine.get("cpu") or "unknown CPU"]
-    if machine.get("cores"):
-        parts.append(f"{machine['cores']} cores")
-    if machine.get("memory_gib"):
-        parts.append(f"{machine['memory_gib']:g} GiB RAM")
-    if machine.get("os"):
-        parts.append(machine["os"])
-    if machine.get("python"):
-        parts.append(f"Python {machine['python']}")
-    parts += [f"{k} {v}" for k, v in (machine.get("packages") or {}).items()]
-    if machine.get("keras_backend"):
-        parts.append(f"Keras backend {machine['keras_backend']}")
-    return ", ".join(parts)
+    m = machine
+    parts = [m.get("cpu") or "unknown CPU", m.get("cores") and f"{m['cores']} cores",
+             m.get("memory_gib") and f"{m['memory_gib']:g} GiB RAM", m.get("os"),
+             m.get("python") and f"Python {m['python']}",
+             *(f"{k} {v}" for k, v in (m.get("packages") or {}).items()),
+             m.get("keras_backend") and f"Keras backend {m['keras_backend']}"]
+    return ", ".join(p for p in parts if p)
 
 
 def load_average() -> list[float]:
@@ -268,27 +222,21 @@ def load_average() -> list[float]:
         return [0.0, 0.0, 0.0]
 
 
-def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="minutes")
-
-
 def start(code_paths: Sequence[str], *, root: Path = ROOT) -> dict:
-    """What to note before measuring: commit, code digest, load average and time.
-
-    Pass it as ``started=`` to :func:`block`, :func:`markdown_header` or :func:`json_block`:
-    the block then names the code as it was when the run began.
-    """
+    """Commit, code digest, load and time before measuring: pass it as ``started=`` to
+    :func:`block` so the block names the code as it was when the run began."""
     return {"commit": commit_label(code_paths, root=root),
-            "code_digest": code_digest(code_paths, root=root),
-            "code_paths": normalize(code_paths), "load_start": load_average(), "date": _now()}
+            "code_digest": code_digest(code_paths, root=root), "code_paths": normalize(code_paths),
+            "load_start": load_average(),
+            "date": datetime.now().astimezone().isoformat(timespec="minutes")}
 
 
 def block(command: str, code_paths: Sequence[str], *, started: dict | None = None,
           root: Path = ROOT, **extra) -> dict:
     """The provenance of a results file written now: :data:`FIELDS`, then ``extra``.
 
-    Without ``started`` (from :func:`start`) the commit, digest, start load and date are taken now. When the code
-    changed while the run went on, the commit says so.
+    Without ``started`` (from :func:`start`) everything is taken now; when the code changed
+    during the run, the commit says so. A JSON results file keeps it under ``"provenance"``.
 
     >>> b = block("python benchmarks/x.py", ["benchmarks/provenance.py"])
     >>> list(b) == list(FIELDS) and len(b["code_digest"]) == 12
@@ -309,10 +257,7 @@ def block(command: str, code_paths: Sequence[str], *, started: dict | None = Non
             "date": begun["date"], **extra}
 
 
-def _load_range(provenance: dict) -> str:
-    def one(load):
-        return "?" if not load else f"{(load[0] if isinstance(load, list) else load):.2f}"
-    return f"{one(provenance.get('load_start'))}-{one(provenance.get('load_end'))}"
+json_block = block  # the block under a JSON results file's top-level "provenance" key
 
 
 def render_markdown(provenance: dict, method: str) -> str:
@@ -338,9 +283,11 @@ def render_markdown(provenance: dict, method: str) -> str:
     hidden = "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
                                  for k, v in provenance.items()) + "\n}"
     hidden = hidden.replace("--", "-\\u002d")
+    load = [provenance.get(k) for k in ("load_start", "load_end")]
+    load = "-".join("?" if not v else f"{v[0] if isinstance(v, list) else v:.2f}" for v in load)
     visible = (f"Measured {str(provenance['date'])[:10]} at commit {provenance['commit']} "
                f"(code digest {provenance['code_digest']}) on "
-               f"{machine_summary(provenance['machine'])}, load {_load_range(provenance)}, "
+               f"{machine_summary(provenance['machine'])}, load {load}, "
                f"with `{provenance['command']}`.")
     return f"<!-- provenance\n{hidden}\n-->\n{visible}\n\n**Method.** {method.strip()}"
 
@@ -352,10 +299,45 @@ def markdown_header(command: str, code_paths: Sequence[str], method: str, *,
                            method)
 
 
-def json_block(command: str, code_paths: Sequence[str], *, started: dict | None = None,
-               root: Path = ROOT, **extra) -> dict:
-    """The block for a JSON results file's top-level ``"provenance"`` key (see :func:`block`)."""
-    return block(command, code_paths, started=started, root=root, **extra)
+def command(script: str | os.PathLike, argv: Sequence[str] | None = None) -> str:
+    """The command line that runs the benchmark ``script`` (e.g. ``__file__``) with ``argv``
+    (default: this process's arguments).
+
+    >>> command("/any/where/benchmarks/cnn_speed.py", ["--fast"])
+    'python benchmarks/cnn_speed.py --fast'
+    """
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *args])
+
+
+def parser(doc: str, out: str | None = None) -> argparse.ArgumentParser:
+    """A benchmark's argument parser, described by ``doc``'s first line; with ``out``, an
+    ``--out`` option whose default is ``results/OUT``."""
+    made = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    if out is not None:
+        made.add_argument("--out", default=str(ROOT / RESULTS / out),
+                          help=f"the Markdown file to write (default results/{out}), or - to "
+                               "print only")
+    return made
+
+
+def write(out: str | os.PathLike, text: str) -> None:
+    """Print ``text`` and, unless ``out`` is "-", write it to the file ``out``."""
+    print(text)
+    if str(out) != "-":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+
+
+def report(out: str | os.PathLike, title: str, command: str, code_paths: Sequence[str],
+           method: str, body: Sequence[str], *, started: dict | None = None, **extra) -> str:
+    """Write a results table (see :func:`write`): the title, the provenance header, then the
+    blocks of ``body``, a blank line between each two; return its text."""
+    header = markdown_header(command, code_paths, method, started=started, **extra)
+    text = "\n\n".join([f"# {title}", header, *body]) + "\n"
+    write(out, text)
+    return text
 
 
 def parse_markdown(text: str) -> dict | None:
@@ -365,10 +347,8 @@ def parse_markdown(text: str) -> dict | None:
 
 
 def read_provenance(path: str | os.PathLike) -> dict | None:
-    """The provenance block of a results file (.md or .json), or None when it has none.
-
-    Raises ValueError, naming the file, when the block is there but cannot be read.
-    """
+    """The provenance block of a results file (.md or .json), or None when it has none;
+    ValueError, naming the file, when the block is there but cannot be read."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -385,22 +365,15 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
     return found
 
 
-def tables(root: Path = ROOT) -> list[Path]:
-    """The results files under ``root/results`` (.md and .json, the README index excepted)."""
-    folder = Path(root) / RESULTS
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".md", ".json")
-                  and p.name != "README.md") if folder.is_dir() else []
-
-
 def status(root: Path = ROOT) -> list[dict]:
-    """Each table's recorded code digest against its code's digest now, and the verdict.
-
-    Every row has ``file``, ``recorded``, ``current``, ``state`` (:data:`CURRENT`,
-    :data:`STALE` or :data:`NONE`), ``command`` and, for a stale table whose commit git knows,
-    ``changed``: the files changed since (else None).
+    """Per results file (.md, .json; not README.md): ``file``, ``recorded`` and ``current``
+    digest, ``state`` (:data:`CURRENT`, :data:`STALE` or :data:`NONE`), ``command``, and
+    ``changed``: for a stale table whose commit git knows, the files changed since (else None).
     """
-    rows = []
-    for path in tables(root):
+    folder, rows = Path(root) / RESULTS, []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if not path.is_file() or path.suffix not in (".md", ".json") or path.name == "README.md":
+            continue
         row = {"file": path.relative_to(root).as_posix(), "recorded": "-", "current": "-",
                "state": NONE, "command": "-", "changed": None}
         try:
@@ -413,38 +386,34 @@ def status(root: Path = ROOT) -> list[dict]:
                        state=CURRENT if now == found["code_digest"] else STALE)
             commit = re.match(r"[0-9a-f]{7,40}\b", str(found.get("commit", "")))
             if row["state"] == STALE and commit:
-                try:
+                with contextlib.suppress(GitError):  # a commit this clone does not have
                     row["changed"] = changed_files(found["code_paths"], commit.group(0), root=root)
-                except GitError:  # a commit this clone does not have
-                    pass
         rows.append(row)
     return rows
 
 
 def format_status(rows: Sequence[dict]) -> str:
-    """``status()`` as aligned text, one line per table."""
-    head = ("file", "recorded", "current", "status")
-    lines = [head] + [(r["file"], r["recorded"], r["current"], r["state"]) for r in rows]
+    """``status()`` as aligned text, one line per table, and the files changed under a stale one."""
+    lines = [("file", "recorded", "current", "status")]
+    lines += [(r["file"], r["recorded"], r["current"], r["state"]) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(3)]
     out = []
-    for line, row in zip(lines, [None, *rows], strict=True):
-        out.append("  ".join(c.ljust(w) for c, w in zip(line[:3], widths, strict=True))
-                   + "  " + line[3])
-        if row and row.get("changed"):
-            names = row["changed"]
+    for line, row in zip(lines, [{}, *rows], strict=True):
+        out.append("  ".join(c.ljust(w) for c, w in zip(line[:3], widths, strict=True)) + "  " + line[3])
+        if names := row.get("changed"):
             more = f" and {len(names) - 6} more" if len(names) > 6 else ""
             out.append(f"    changed since: {', '.join(names[:6])}{more}")
     return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None, *, root: Path = ROOT) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="action", required=True)
+    cli = parser(__doc__)
+    sub = cli.add_subparsers(dest="action", required=True)
     sub.add_parser("status", help="every table in results/: current, STALE or no provenance")
     digest = sub.add_parser("digest", help="the code digest of files and folders")
     digest.add_argument("paths", nargs="+", help="paths relative to the repository root")
     digest.add_argument("--commit", default=None, help="as at this commit (default: working tree)")
-    args = parser.parse_args(argv)
+    args = cli.parse_args(argv)
     if args.action == "digest":
         print(code_digest(args.paths, commit=args.commit, root=root))
         return 0
