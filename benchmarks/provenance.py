@@ -311,9 +311,9 @@ def command(script: str | os.PathLike, argv: Sequence[str] | None = None) -> str
 
 
 def parser(doc: str, out: str | None = None) -> argparse.ArgumentParser:
-    """A benchmark's argument parser, described by ``doc``'s first line; with ``out``, an
+    """A benchmark's argument parser, described by ``doc``'s first paragraph; with ``out``, an
     ``--out`` option whose default is ``results/OUT``."""
-    made = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    made = argparse.ArgumentParser(description=" ".join(doc.strip().split("\n\n")[0].split()))
     if out is not None:
         made.add_argument("--out", default=str(ROOT / RESULTS / out),
                           help=f"the Markdown file to write (default results/{out}), or - to "
