@@ -14,10 +14,7 @@ algorithm's own cost from the engine's. Run it without ``nice``; it records the 
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -28,12 +25,15 @@ import course_lib
 from course_lib import selfscaling as ss
 from course_lib.timing import time_callable
 
-ROOT = Path(__file__).resolve().parents[1]
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
 CODE_PATHS = ["benchmarks/selfscaling_speed.py", "course_lib/selfscaling", "course_lib/timing.py",
               "course_lib/arrays.py"]
 HIDDEN, N_TRAIN, N_VAL, BATCH, LR, PENALTY, THRESHOLD = 400, 8400, 1000, 32, 2e-4, 1e-6, 1e-3
 GROWN = 100  # neurons grow adds to each 400-wide layer: max(min_new_neurons=100, 20% of 400)
+OURS, EAGER = "course_lib SelfScalingNet.fit", "reference-style eager loop"
+STATIC, STATIC_XLA = ("static model.fit, Keras default (no XLA on CPU)",
+                      "static model.fit, jit_compile=True")
+STATIC_GROWN = f"static model.fit, jit_compile=True, {HIDDEN + GROWN} wide"
 
 
 class EagerReference:
@@ -47,16 +47,14 @@ class EagerReference:
     def __call__(self, x):
         for i, (w, b) in enumerate(zip(self.W, self.b, strict=True)):
             x = tf.matmul(x, w) + b
-            if i < len(self.W) - 1:
-                x = tf.nn.selu(x)
+            x = tf.nn.selu(x) if i < len(self.W) - 1 else x
         return x
 
     def penalty(self):
         total = 0.0
         for w, b in zip(self.W[:-1], self.b[:-1], strict=True):
             full = tf.concat([w, b[None, :]], axis=0)
-            scale = tf.cumsum(tf.fill((full.shape[1],), PENALTY))
-            total += tf.reduce_sum(scale * tf.abs(full))
+            total += tf.reduce_sum(tf.cumsum(tf.fill((full.shape[1],), PENALTY)) * tf.abs(full))
         return total
 
     def grow(self, n_new: int):
@@ -79,9 +77,8 @@ class EagerReference:
     def epoch(self, x, y, x_val, y_val):
         self.grow(100)
         optimizer = keras.optimizers.Adam(LR)  # Keras 3 refuses the replaced variables
-        data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(BATCH)
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        for xb, yb in data:
+        for xb, yb in tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1024).batch(BATCH):
             with tf.GradientTape() as tape:
                 loss = loss_fn(yb, self(xb)) + self.penalty()
             variables = self.W + self.b
@@ -90,41 +87,32 @@ class EagerReference:
         return float(np.mean(np.argmax(self(x_val), 1) == y_val))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = provenance.parser(__doc__, "selfscaling_speed.md")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per contender")
-    parser.add_argument("--out", default=str(ROOT / "results" / "selfscaling_speed.md"))
-    args = parser.parse_args()
-    command = " ".join(["python benchmarks/selfscaling_speed.py", *sys.argv[1:]])
+    args = parser.parse_args(argv)
     course_lib.setup()
     (x, y), _ = course_lib.load_cifar10(n_train=N_TRAIN + N_VAL)
-    x = course_lib.flatten(x)
-    y = y.reshape(-1).astype(np.int64)
+    x, y = course_lib.flatten(x), y.reshape(-1).astype(np.int64)
     x_train, x_val = course_lib.standardize(x[:N_TRAIN], x[N_TRAIN:])
     y_train, y_val = y[:N_TRAIN], y[N_TRAIN:]
-    sizes = [3072] + [HIDDEN] * 4 + [10]
+    sizes, grown = [3072, *[HIDDEN] * 4, 10], [3072, *[HIDDEN + GROWN] * 4, 10]
     started = provenance.start(CODE_PATHS)
 
     nets = {jit: ss.SelfScalingNet(sizes, penalty=PENALTY, learning_rate=LR, seed=0,
                                    jit_compile=jit) for jit in ("auto", False)}
+    ref = EagerReference(sizes)
+    statics = {jit: ss.static_model(sizes, jit_compile=jit) for jit in ("auto", True)}
+    statics["grown"] = ss.static_model(grown, jit_compile=True)
 
     def ours(jit):
         nets[jit].fit(x_train, y_train, epochs=1, validation_data=(x_val, y_val),
                       min_new_neurons=100, verbose=0)
 
-    ref = EagerReference(sizes)
-    grown = [3072] + [HIDDEN + GROWN] * 4 + [10]
-    statics = {jit: ss.static_model(sizes, jit_compile=jit) for jit in ("auto", True)}
-    statics["grown"] = ss.static_model(grown, jit_compile=True)
-
     def static(jit):
         statics[jit].fit(x_train, y_train, batch_size=BATCH, epochs=1,
                          validation_data=(x_val, y_val), verbose=0)
 
-    OURS, EAGER, STATIC, STATIC_XLA = (
-        "course_lib SelfScalingNet.fit", "reference-style eager loop",
-        "static model.fit, Keras default (no XLA on CPU)", "static model.fit, jit_compile=True")
-    STATIC_GROWN = f"static model.fit, jit_compile=True, {HIDDEN + GROWN} wide"
     contenders = {
         OURS: lambda: ours("auto"),
         "course_lib SelfScalingNet.fit, jit_compile=False": lambda: ours(False),
@@ -142,32 +130,22 @@ def main() -> None:
     # best of N: the epoch least disturbed by other jobs on a shared machine
     best = {name: min(t) for name, t in times.items()}
     median = {name: statistics.median(t) for name, t in times.items()}
-    ours_t = best[OURS]
     method = ("The docstring of `benchmarks/selfscaling_speed.py` says what each contender does. "
               f"Hidden 4 x {HIDDEN}, {N_TRAIN} CIFAR-10 images x 3072 features, batch {BATCH}, "
               f"one validation pass over {N_VAL} images per epoch; best (and median) of "
               f"{args.epochs} interleaved epochs after one warm-up epoch each. The benchmark "
               "itself keeps two cores busy, so a load near 2 means nothing else was running.")
-    lines = [
-        "# Self-scaling networks: per-epoch speed",
-        "",
-        provenance.markdown_header(command, CODE_PATHS, method, started=started),
-        "",
-        "| contender | best s / epoch | median s / epoch | all epochs (s) | best, relative to course_lib |",
-        "|---|---|---|---|---|",
-    ]
-    for name, t in times.items():
-        lines.append(f"| {name} | {best[name]:.2f} | {median[name]:.2f} | "
-                     f"{', '.join(f'{v:.2f}' for v in t)} | "
-                     f"{best[name] / ours_t:.2f}x |")
-    speedup = best[EAGER] / ours_t
-    vs_static = ours_t / best[STATIC]
-    vs_xla = ours_t / best[STATIC_XLA]
-    vs_grown = ours_t / best[STATIC_GROWN]
+    table = ["| contender | best s / epoch | median s / epoch | all epochs (s) | best, relative "
+             "to course_lib |", "|---|---|---|---|---|"]
+    table += [f"| {name} | {best[name]:.2f} | {median[name]:.2f} | "
+              f"{', '.join(f'{v:.2f}' for v in t)} | {best[name] / best[OURS]:.2f}x |"
+              for name, t in times.items()]
+    speedup, vs_static, vs_xla, vs_grown = (best[EAGER] / best[OURS], best[OURS] / best[STATIC],
+                                            best[OURS] / best[STATIC_XLA],
+                                            best[OURS] / best[STATIC_GROWN])
     flops = sum(a * b for a, b in zip(grown[:-1], grown[1:], strict=True)) / sum(
         a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-    lines += [
-        "",
+    notes = [
         f"- course_lib vs reference-style eager loop: **{speedup:.1f}x faster** (target >= 4x: "
         f"{'met' if speedup >= 4 else 'NOT met'}).",
         f"- course_lib vs static `model.fit` with Keras's defaults: **{vs_static:.2f}x its time** "
@@ -187,8 +165,9 @@ def main() -> None:
         f"{1 + args.epochs} epochs: {nets['auto'].engine_builds}, XLA: "
         f"{nets['auto'].uses_xla}; the static network stays at {HIDDEN}.",
     ]
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    provenance.report(args.out, "Self-scaling networks: per-epoch speed",
+                      provenance.command(__file__, argv), CODE_PATHS, method,
+                      ["\n".join(table), "\n".join(notes)], started=started)
 
 
 if __name__ == "__main__":
