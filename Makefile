@@ -122,7 +122,8 @@ slides: $(VENV)/.dev-installed
 
 # The website, in the mode COURSE_FAST says (default fast, like `make test`; every page then
 # says "fast-mode outputs"). Notebooks execute through build/site-cache/<mode>/: only changed
-# notebooks run again. Full mode: make site COURSE_FAST=0 (about two hours on 2 CPU cores).
+# notebooks run again (every one after a change to course_lib). Full mode: make site
+# COURSE_FAST=0 (about two hours on 2 CPU cores).
 site: $(VENV)/.dev-installed
 	COURSE_FAST=$${COURSE_FAST:-1} $(BIN)/python -m website.build_site
 

@@ -176,6 +176,21 @@ def test_out_folder_that_is_not_a_site_build_is_never_deleted(tmp_path):
     assert (precious / "chapter1.tex").read_text() == "months of work"
 
 
+def test_outputs_made_by_other_code_are_executed_again(tmp_path, monkeypatch):
+    """jupyter-cache matches a notebook's own cells only; a record made with another course_lib
+    (or builder) is run again, never shown as if today's code had made it."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 99 · A tiny notebook"),
+                                         nbformat.v4.new_code_cell("print(6 * 7)")])
+    path = tmp_path / "99_tiny.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.setattr(course_site, "cache_dir", lambda mode: tmp_path / "cache" / mode)
+    env = dict(os.environ)
+    assert build_site.execute_missing([path], "fast", env, workers=1) == 1
+    assert build_site.execute_missing([path], "fast", env, workers=1) == 0  # today's code: reused
+    monkeypatch.setattr(build_site, "OUTPUT_CODE", ["course_lib/__init__.py"])  # other code
+    assert build_site.execute_missing([path], "fast", env, workers=1) == 1
+
+
 def test_cluster_job_reaches_the_build_script():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "PBS_"))}
     env["COURSE_PYTHON"] = sys.executable  # jobs/lib/env.sh: this interpreter, not a guess

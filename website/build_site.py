@@ -148,6 +148,10 @@ def without_machine_paths(nb, env: dict[str, str]):
     return nb
 
 
+#: What a notebook's outputs depend on besides its own cells (a record from other code re-runs).
+OUTPUT_CODE = ["course_lib", "website/build_site.py"]
+
+
 def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], workers: int = 2) -> int:
     """Run the notebooks the ``mode`` cache lacks, ``workers`` at a time, and store their outputs
     as myst-nb would; return how many ran. Raises RuntimeError naming a notebook that fails."""
@@ -155,11 +159,17 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
     from jupyter_cache.base import CacheBundleIn
 
     cache = get_cache(str(course_site.cache_dir(mode)))
+    # jupyter-cache matches a notebook's own code only; outputs also depend on course_lib and on
+    # this builder, so a record made by other code runs again instead of being reused.
+    digest = course_site.provenance_module().code_digest(OUTPUT_CODE)
     missing = []
     for path in notebooks:
         try:
-            cache.match_cache_notebook(course_site.notebook_as_read(path))
+            record = cache.match_cache_notebook(course_site.notebook_as_read(path))
         except KeyError:
+            missing.append(path)
+            continue
+        if record.data.get("code_digest") != digest:
             missing.append(path)
     if not missing:
         return 0
@@ -172,7 +182,8 @@ def execute_missing(notebooks: list[Path], mode: str, env: dict[str, str], worke
             raise RuntimeError(f"{run.name} failed while executing for the site:\n{run.traceback}")
         record = cache.add_nb_to_project(str(next(p for p in missing if p.name == run.name)))
         cache.cache_notebook_bundle(CacheBundleIn(without_machine_paths(run.notebook, env), record.uri,
-                                                  data={"execution_seconds": run.seconds}),
+                                                  data={"execution_seconds": run.seconds,
+                                                        "code_digest": digest}),
                                     check_validity=False, overwrite=True)
         print(f"  {run.name}: executed in {run.seconds:.0f} s; data: {run.data_sources}", flush=True)
     return len(missing)

@@ -198,7 +198,7 @@ def numbers_first(text: str) -> str:
     return f"{head}\n\n{block}\n" + (f"\n{tail}" if tail else "")
 
 
-def _provenance_module():
+def provenance_module():
     """``benchmarks/provenance.py``, loaded by path: ``benchmarks`` is a folder of scripts."""
     import importlib.util
     import sys
@@ -216,7 +216,7 @@ def results_status(root: Path = ROOT) -> dict[str, dict]:
     """``benchmarks/provenance.py``'s status of every results table, by page name
     (``results/mnist_results``), with the date and machine of its measurement; Markdown tables
     only, the pages of the site."""
-    prov = _provenance_module()
+    prov = provenance_module()
     out = {}
     for row in prov.status(root):
         if not row["file"].endswith(".md"):
