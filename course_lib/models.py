@@ -267,3 +267,88 @@ def cifar10_cnn(seed: int = 0) -> keras.Model:
         ],
         name="cifar10_cnn",
     )
+
+
+#: The fast CNN's recipe (notebook 06, "A fast CNN"; ``benchmarks/cnn_speed.py``), chosen on the
+#: validation set: filters of its three blocks, batch size, peak learning rate and schedule length.
+FAST_CNN_FILTERS = (16, 32, 64)
+#: Width of the fast CNN's hidden dense layer before the softmax (0: none).
+FAST_CNN_DENSE = 0
+FAST_CNN_BATCH_SIZE = 128
+FAST_CNN_PEAK_LR = 5e-3
+FAST_CNN_EPOCHS = 3
+#: XLA compilation (``compile(jit_compile=...)``): per backend, what measured fastest on a CPU.
+FAST_CNN_JIT_COMPILE = {"tensorflow": False, "jax": True, "torch": False}
+
+
+def fast_conv_block(x, filters: int, name: str, pool: bool):
+    """3x3 convolution, then (with ``pool``) 2x2 max-pooling, then BatchNorm and ReLU.
+
+    Pooling straight after the convolution lets BatchNorm and ReLU, which cost a pass over every
+    value, run on a quarter of the values; the block sees the same receptive field as
+    :func:`conv_block` followed by pooling.
+    """
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    if pool:
+        x = layers.MaxPooling2D(name=f"{name}_pool")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def fast_mnist_cnn(filters: tuple[int, int, int] = FAST_CNN_FILTERS,
+                   dense: int = FAST_CNN_DENSE) -> keras.Model:
+    """The fast CNN: three blocks of :func:`fast_conv_block` (28x28 -> 14x14 -> 7x7), a hidden
+    ReLU layer of ``dense`` units (0: none), a softmax.
+
+    >>> fast_mnist_cnn().count_params()
+    55002
+    >>> fast_mnist_cnn((8, 16, 32), dense=0).count_params()
+    21746
+    """
+    if len(filters) != 3 or not all(isinstance(f, int) and f > 0 for f in filters):
+        raise ValueError(f"filters must be three positive integers, e.g. {FAST_CNN_FILTERS}, "
+                         f"got {filters!r}.")
+    if not isinstance(dense, int) or dense < 0:
+        raise ValueError(f"dense must be 0 (no hidden layer) or a width, got {dense!r}.")
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = fast_conv_block(inputs, filters[0], "block1", pool=True)  # -> 14x14
+    x = fast_conv_block(x, filters[1], "block2", pool=True)  # -> 7x7
+    x = fast_conv_block(x, filters[2], "block3", pool=False)
+    x = layers.Flatten(name="flatten")(x)
+    if dense:
+        x = layers.Dense(dense, activation="relu", name="hidden")(x)
+    outputs = layers.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="fast_mnist_cnn")
+
+
+def fast_cnn_jit_compile(backend: str | None = None) -> bool:
+    """The recipe's ``jit_compile`` for ``backend`` (default: the one Keras runs on).
+
+    >>> fast_cnn_jit_compile("jax")
+    True
+    """
+    backend = backend or keras.backend.backend()
+    if backend not in FAST_CNN_JIT_COMPILE:
+        raise ValueError(f"backend {backend!r} has no fast-CNN setting; use one of "
+                         f"{', '.join(map(repr, FAST_CNN_JIT_COMPILE))}.")
+    return FAST_CNN_JIT_COMPILE[backend]
+
+
+def compile_fast_cnn(model: keras.Model, n_train: int, *, epochs: int = FAST_CNN_EPOCHS,
+                     batch_size: int = FAST_CNN_BATCH_SIZE, peak_lr: float = FAST_CNN_PEAK_LR,
+                     jit_compile: bool | None = None) -> keras.Model:
+    """Compile ``model`` with the fast recipe: Adam, :func:`warmup_cosine` over ``epochs`` epochs
+    of ``n_train`` images in batches of ``batch_size``; ``jit_compile`` None: the backend's.
+
+    >>> compile_fast_cnn(fast_mnist_cnn(), n_train=1000, epochs=2).optimizer.name
+    'adam'
+    """
+    if not isinstance(n_train, int) or n_train < 1:
+        raise ValueError(f"n_train must be the number of training images, got {n_train!r}.")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
+    steps = epochs * -(-n_train // batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(warmup_cosine(peak_lr, max(2, steps))),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=fast_cnn_jit_compile() if jit_compile is None else jit_compile)
+    return model

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -122,3 +125,40 @@ def test_training_batches_bad_input():
         models.training_batches(x, y)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         models.training_batches(x, np.zeros(10), batch_size=0)
+
+
+def test_fast_cnn_size_and_recipe():
+    cnn = models.fast_mnist_cnn()
+    out = keras.ops.convert_to_numpy(cnn(np.zeros((2, 28, 28, 1), dtype="float32")))
+    assert out.shape == (2, 10)
+    # 3 conv kernels (no bias) + 3 BatchNorms (4 vectors each) + the hidden and output layers
+    f1, f2, f3 = models.FAST_CNN_FILTERS
+    hidden = models.FAST_CNN_DENSE
+    head = (7 * 7 * f3 * hidden + hidden) + (hidden * 10 + 10) if hidden else 7 * 7 * f3 * 10 + 10
+    assert cnn.count_params() == 9 * (f1 + f1 * f2 + f2 * f3) + 4 * (f1 + f2 + f3) + head
+    assert [layer.name for layer in cnn.layers[1:4]] == ["block1_conv", "block1_pool", "block1_bn"]
+    with pytest.raises(ValueError, match="filters"):
+        models.fast_mnist_cnn((8, 16))
+    assert models.fast_cnn_jit_compile("jax") is True
+    with pytest.raises(ValueError, match="backend"):
+        models.fast_cnn_jit_compile("theano")
+    with pytest.raises(ValueError, match="n_train"):
+        models.compile_fast_cnn(cnn, n_train=0)
+
+
+SHARED_MNIST = Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parents[2]
+                    / "shared" / "data") / "mnist.npz"
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="no real MNIST here: set COURSE_DATA_DIR")
+def test_fast_cnn_learns_real_digits_in_seconds():
+    import course_lib
+
+    (x, y), _ = course_lib.load_mnist(data_dir=SHARED_MNIST.parent, verbose=False)
+    x = course_lib.scale(x[:5000])[..., None]
+    (x_train, y_train), (x_val, y_val) = course_lib.hold_out(x, y[:5000], 1000)
+    keras.utils.set_random_seed(0)
+    cnn = models.compile_fast_cnn(models.fast_mnist_cnn(), n_train=len(x_train), epochs=2)
+    cnn.fit(x_train, y_train, batch_size=models.FAST_CNN_BATCH_SIZE, epochs=2, verbose=0)
+    accuracy = cnn.evaluate(x_val, y_val, verbose=0)[1]
+    assert accuracy >= 0.93, f"the fast CNN reached only {accuracy:.3f} on 1,000 held-out digits"
