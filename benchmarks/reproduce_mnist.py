@@ -3,8 +3,8 @@
 The notebooks' protocol and recipes (02, 04-06; builders from ``course_lib.models``): train on
 50,000 images, keep the best epoch on the last 10,000 (validation), test once, for every seed.
 ``results/mnist_results.md`` puts the accuracy beside the lecture's and the course target, with
-training time, peak memory and machine; ``relu_twin`` is the dropout rows' recipe without
-dropout (benchmarks/README.md has the details).
+training time, peak memory and machine; its records go next to it (``.json``). ``relu_twin``
+is the dropout rows' recipe without dropout (benchmarks/README.md has the details).
 
     COURSE_DATA_DIR=/path/to/data python benchmarks/reproduce_mnist.py
     python benchmarks/reproduce_mnist.py --only cnn --seeds 42 43 44
@@ -13,11 +13,11 @@ dropout (benchmarks/README.md has the details).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
@@ -42,12 +42,15 @@ from course_lib.models import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests load this file by path
 import provenance  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
 CODE_PATHS = ["benchmarks/reproduce_mnist.py", "course_lib/models.py", "course_lib/arrays.py"]
 PROVENANCE = "provenance"  # the records file's key for the provenance block, beside the models
 N_TRAIN = 60_000
 N_VAL = 10_000  # the last training images, held out for validation
+AUGMENTED_EPOCHS = 25  # notebook 06 affords 10; the lecture's 99.6% needs a longer run
+#: The lecture's dropout and two alternatives fixed before any ran; validation picks among them.
+DROPOUT_VARIANTS = {"relu_dropout": 0.25, "relu_dropout_wide": (0.25, 0.25, 0.0, 0.0),
+                    "relu_dropout_light": 0.1}
 
 
 @dataclass(frozen=True)
@@ -56,73 +59,63 @@ class Recipe:
     title: str
     lecture: str
     target: float
-    build: object  # () -> keras.Model
-    optimizer: object  # (total_steps) -> keras optimizer
+    build: Callable[[], keras.Model]
     epochs: int
     batch_size: int
     images: bool = False  # (28, 28, 1) inputs instead of flat 784-vectors
+    optimizer: str = "adam"  # with warm-up + cosine decay to the peak ``lr``; or "sgd", "adadelta"
+    lr: float = 1e-3
+
+    def make_optimizer(self, steps: int) -> keras.optimizers.Optimizer:
+        if self.optimizer == "sgd":
+            return keras.optimizers.SGD(self.lr)
+        if self.optimizer == "adadelta":
+            return keras.optimizers.Adadelta(learning_rate=self.lr)
+        return keras.optimizers.Adam(warmup_cosine(self.lr, steps))
 
     @property
     def how(self) -> str:
         """The recipe in words, for the table."""
-        if self.name == "softmax":
-            optimizer = "SGD, learning rate 0.1"
-        elif self.name == "lecture_cnn":
-            optimizer = "Adadelta, learning rate 1.0 (the 2018 default; Keras 3's is 0.001)"
-        else:
-            peak = CNN_PEAK_LR if self.images else PEAK_LR[self.name]
-            optimizer = f"Adam, warm-up + cosine decay, peak {peak:g}"
+        optimizer = {"sgd": f"SGD, learning rate {self.lr:g}",
+                     "adadelta": f"Adadelta, learning rate {self.lr:.1f} (the 2018 default; "
+                                 "Keras 3's is 0.001)"}.get(
+            self.optimizer, f"Adam, warm-up + cosine decay, peak {self.lr:g}")
         return f"{optimizer}, {self.epochs} epochs, batch {self.batch_size}"
 
 
-def adam_cosine(peak_lr):
-    return lambda steps: keras.optimizers.Adam(warmup_cosine(peak_lr, steps))
+def relu_net(dropout: float | tuple[float, ...] = 0.0) -> Callable[[], keras.Model]:
+    return lambda: five_layer_net("relu", dropout=dropout)
 
 
-def expanded_data_cnn():
+def expanded_data_cnn() -> keras.Model:
     """Notebook 06's network for augmented ("expanded") data."""
     return mnist_cnn(CNN_AUGMENTED_FILTERS, augment=True, dense=CNN_AUGMENTED_DENSE,
                      dropout=CNN_AUGMENTED_DROPOUT)
 
 
-AUGMENTED_EPOCHS = 25  # notebook 06 affords 10; the lecture's 99.6% needs a longer run
-
-PEAK_LR = {"sigmoid": 2e-3, "tanh": 1e-3, "relu": 1e-3, "relu_twin": 1e-3, "relu_dropout": 1e-3,
-           "relu_dropout_wide": 1e-3, "relu_dropout_light": 1e-3}
-
-#: The lecture's dropout and two alternatives fixed before any ran; validation picks among them.
-DROPOUT_VARIANTS = {"relu_dropout": 0.25, "relu_dropout_wide": (0.25, 0.25, 0.0, 0.0),
-                    "relu_dropout_light": 0.1}
-
 RECIPES = [
-    Recipe("softmax", "softmax regression, SGD", "91.7%", 0.920,
-           softmax_regression, lambda steps: keras.optimizers.SGD(0.1), 15, 32),
+    Recipe("softmax", "softmax regression, SGD", "91.7%", 0.920, softmax_regression, 15, 32,
+           optimizer="sgd", lr=0.1),
     Recipe("sigmoid", "5-layer 200-100-60-30-10, sigmoid", "97.35%", 0.974,
-           lambda: five_layer_net("sigmoid"), adam_cosine(PEAK_LR["sigmoid"]), 20, 128),
-    Recipe("tanh", "5-layer, tanh", "98.06%", 0.981,
-           lambda: five_layer_net("tanh"), adam_cosine(PEAK_LR["tanh"]), 20, 128),
-    Recipe("relu", "5-layer, ReLU", "98.07%", 0.981,
-           lambda: five_layer_net("relu"), adam_cosine(PEAK_LR["relu"]), 20, 128),
-    Recipe("relu_twin", "5-layer, ReLU, the dropout row's recipe without dropout", "98.07%", 0.981,
-           lambda: five_layer_net("relu"), adam_cosine(PEAK_LR["relu_twin"]), 30, 64),
+           lambda: five_layer_net("sigmoid"), 20, 128, lr=2e-3),
+    Recipe("tanh", "5-layer, tanh", "98.06%", 0.981, lambda: five_layer_net("tanh"), 20, 128),
+    Recipe("relu", "5-layer, ReLU", "98.07%", 0.981, relu_net(), 20, 128),
+    Recipe("relu_twin", "5-layer, ReLU, the dropout row's recipe without dropout", "98.07%",
+           0.981, relu_net(), 30, 64),
     Recipe("relu_dropout", "5-layer, ReLU, dropout 0.25", "98.26%", 0.983,
-           lambda: five_layer_net("relu", dropout=0.25), adam_cosine(PEAK_LR["relu_dropout"]), 30, 64),
+           relu_net(DROPOUT_VARIANTS["relu_dropout"]), 30, 64),
     Recipe("relu_dropout_wide", "5-layer, ReLU, dropout 0.25 after the two wide layers (200, 100) "
-           "only", "not in the lecture", 0.983,
-           lambda: five_layer_net("relu", dropout=DROPOUT_VARIANTS["relu_dropout_wide"]),
-           adam_cosine(PEAK_LR["relu_dropout_wide"]), 30, 64),
+           "only", "not in the lecture", 0.983, relu_net(DROPOUT_VARIANTS["relu_dropout_wide"]),
+           30, 64),
     Recipe("relu_dropout_light", "5-layer, ReLU, dropout 0.1 after every hidden layer",
-           "not in the lecture", 0.983,
-           lambda: five_layer_net("relu", dropout=DROPOUT_VARIANTS["relu_dropout_light"]),
-           adam_cosine(PEAK_LR["relu_dropout_light"]), 30, 64),
-    Recipe("cnn", "CNN (16-32-64 filters)", "99.23%", 0.993,
-           mnist_cnn, adam_cosine(CNN_PEAK_LR), 12, CNN_BATCH_SIZE, images=True),
+           "not in the lecture", 0.983, relu_net(DROPOUT_VARIANTS["relu_dropout_light"]), 30, 64),
+    Recipe("cnn", "CNN (16-32-64 filters)", "99.23%", 0.993, mnist_cnn, 12, CNN_BATCH_SIZE,
+           images=True, lr=CNN_PEAK_LR),
     Recipe("lecture_cnn", "the lecture's CNN (32-32 filters, 'valid', dense 256, dropout)", "99.23%",
-           0.9923, lecture_cnn, lambda steps: keras.optimizers.Adadelta(learning_rate=1.0), 12, 128,
-           images=True),
+           0.9923, lecture_cnn, 12, 128, images=True, optimizer="adadelta", lr=1.0),
     Recipe("cnn_augmented", "CNN (24-48-96 filters, dense 128 + dropout 0.5), expanded data "
            "(shifts, rotations, zoom)", "nearly 99.6%", 0.996, expanded_data_cnn,
-           adam_cosine(CNN_PEAK_LR), AUGMENTED_EPOCHS, CNN_BATCH_SIZE, images=True),
+           AUGMENTED_EPOCHS, CNN_BATCH_SIZE, images=True, lr=CNN_PEAK_LR),
 ]
 
 
@@ -135,12 +128,23 @@ def record_key(name: str, backend: str) -> str:
     return name if backend == "tensorflow" else f"{name}@{backend}"
 
 
-def rows_of(recipe: Recipe, records: dict) -> list[tuple[str, dict]]:
-    """``(backend, record)`` for every backend that has results for ``recipe``."""
-    found = [("tensorflow", records[recipe.name])] if recipe.name in records else []
-    found += sorted((key.split("@", 1)[1], rec) for key, rec in records.items()
-                    if key.startswith(f"{recipe.name}@"))
-    return found
+def rows_of(records: dict) -> list[tuple[Recipe, str, dict]]:
+    """``(recipe, backend, record)`` for every row with results: the lecture's order, then
+    TensorFlow's row first and the other backends' by name."""
+    out = []
+    for r in RECIPES:
+        out += [(r, "tensorflow", records[r.name])] if r.name in records else []
+        out += sorted(((r, key.split("@", 1)[1], rec) for key, rec in records.items()
+                       if key.startswith(f"{r.name}@")), key=lambda row: row[1])
+    return out
+
+
+def grouped(pairs) -> dict[object, list[str]]:
+    """``{key: [label, ...]}`` from ``(key, label)`` pairs, in first-seen order."""
+    out: dict[object, list[str]] = {}
+    for key, label in pairs:
+        out.setdefault(key, []).append(label)
+    return out
 
 
 def train_once(recipe: Recipe, data, seed: int) -> dict:
@@ -149,7 +153,7 @@ def train_once(recipe: Recipe, data, seed: int) -> dict:
     course_lib.set_seed(seed)
     model = recipe.build()
     steps = recipe.epochs * -(-len(x_train) // recipe.batch_size)
-    model.compile(optimizer=recipe.optimizer(steps), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=recipe.make_optimizer(steps), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     # patience = the whole run: never stops early, but restores the best validation epoch
     keep_best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
@@ -181,15 +185,10 @@ def save(path: Path, new: dict) -> dict:
 
 def notes(records: dict) -> list[str]:
     """Plain words for every target the records miss."""
-    missed = [r for r in RECIPES if r.name in records
+    missed = [f"- {r.title}: {WHY_MISSED.get(r.name, 'no explanation recorded yet')}"
+              for r in RECIPES if r.name in records
               and mean(x["accuracy"] for x in records[r.name]["runs"]) < r.target]
-    if not missed:
-        return []
-    lines = ["Targets not met:", ""]
-    for recipe in missed:
-        why = WHY_MISSED.get(recipe.name, "no explanation recorded yet")
-        lines.append(f"- {recipe.title}: {why}")
-    return lines + [""]
+    return ["Targets not met:", "", *missed, ""] if missed else []
 
 
 #: What we know about a missed target (kept next to the recipes, so the table can say why).
@@ -279,14 +278,6 @@ def machine() -> str:
             + ", ".join(f"{k} {v}" for k, v in versions().items()))
 
 
-def machines_of(rows: list[tuple[str, str]]) -> list[str]:
-    """One line per machine: which rows ran on it. ``rows`` holds ``(row label, machine)``."""
-    by_machine: dict[str, list[str]] = {}
-    for label, where in rows:
-        by_machine.setdefault(where, []).append(label)
-    return [f"- {where}: {'; '.join(labels)}" for where, labels in by_machine.items()]
-
-
 METHOD = (
     "Full mode, real MNIST. Protocol: the last 10,000 training images are held out for "
     "validation; each model trains on the other 50,000, keeps the weights of its best validation "
@@ -308,11 +299,9 @@ def older_rows(records: dict) -> str:
     ' Rows measured with other code (commit 1234567, code digest bbb): CNN (16-32-64 filters) (jax).'
     """
     current = (records.get(PROVENANCE) or {}).get("code_digest")
-    other: dict[tuple, list[str]] = {}
-    for recipe, (backend, record) in ((r, row) for r in RECIPES for row in rows_of(r, records)):
-        if record.get("code_digest") != current:
-            where = (record.get("commit", "not recorded"), record.get("code_digest", "not recorded"))
-            other.setdefault(where, []).append(f"{recipe.title} ({backend})")
+    other = grouped(((rec.get("commit", "not recorded"), rec.get("code_digest", "not recorded")),
+                     f"{recipe.title} ({backend})") for recipe, backend, rec in rows_of(records)
+                    if rec.get("code_digest") != current)
     return "".join(f" Rows measured with other code (commit {commit}, code digest {digest}): "
                    f"{'; '.join(rows)}." for (commit, digest), rows in other.items())
 
@@ -322,26 +311,22 @@ def render(records: dict) -> str:
 
     A provenance block in ``records`` (key ``"provenance"``) becomes the table's header.
     """
-    rows, loads, where = [], [], []
-    for recipe, (backend, record) in ((r, row) for r in RECIPES for row in rows_of(r, records)):
+    rows, loads = [], []
+    for recipe, backend, record in rows_of(records):
         runs = record["runs"]
-        where.append((f"{recipe.title} ({backend})",
-                      record.get("machine", "not recorded (runs made before each row kept its machine)")))
         accs = [r["accuracy"] for r in runs]
         loads += [r["load_start"] for r in runs] + [r["load_end"] for r in runs]
-        met = mean(accs) >= recipe.target
-        if "val_accuracy" in runs[0]:
-            val = (f"{mean(r['val_accuracy'] for r in runs):.2%} (best epoch "
-                   f"{', '.join(str(r['best_epoch']) for r in runs)})")
-        else:
-            val = "not recorded (trained on all 60,000)"
+        val = (f"{mean(r['val_accuracy'] for r in runs):.2%} (best epoch "
+               f"{', '.join(str(r['best_epoch']) for r in runs)})" if "val_accuracy" in runs[0]
+               else "not recorded (trained on all 60,000)")
         rows.append(
             f"| {recipe.title} | {backend} | {over_seeds(accs)} | {val} | {recipe.lecture} | "
-            f">= {recipe.target * 100:g}% | {'yes' if met else '**no**'} | "
+            f">= {recipe.target * 100:g}% | {'yes' if mean(accs) >= recipe.target else '**no**'} | "
             f"{mean(r['seconds'] for r in runs):.0f} s | "
-            f"{max(r['peak_rss'] for r in runs) / 2**30:.2f} GiB | "
-            f"{recipe.how} | {record['finished']} |"
-        )
+            f"{max(r['peak_rss'] for r in runs) / 2**30:.2f} GiB | {recipe.how} | {record['finished']} |")
+    machines = grouped((record.get("machine", "not recorded (runs made before each row kept its "
+                                   "machine)"), f"{recipe.title} ({backend})")
+                       for recipe, backend, record in rows_of(records))
     method = METHOD + older_rows(records)
     block = records.get(PROVENANCE)
     return "\n".join([
@@ -358,7 +343,7 @@ def render(records: dict) -> str:
         *notes(records),
         "Machines (training times compare only between rows run on the same one):",
         "",
-        *machines_of(where),
+        *(f"- {where}: {'; '.join(labels)}" for where, labels in machines.items()),
         "",
         f"1-minute load average seen at the start and end of the runs: {min(loads, default=0):.1f} to "
         f"{max(loads, default=0):.1f} (with {os.cpu_count()} cores, a load above that means other work "
@@ -367,30 +352,28 @@ def render(records: dict) -> str:
     ])
 
 
+def mnist_splits() -> tuple[list, list]:
+    """Training, validation and test (x, y) pairs, scaled: flat vectors, and images."""
+    (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
+    if len(x_train) != N_TRAIN:
+        raise SystemExit(f"expected the full {N_TRAIN} training images, got {len(x_train)}.")
+    (x_train, y_train), (x_val, y_val) = course_lib.hold_out(x_train, y_train, n_val=N_VAL)
+    splits = [(course_lib.scale(x), y) for x, y in ((x_train, y_train), (x_val, y_val),
+                                                     (x_test, y_test))]
+    return [(course_lib.flatten(x), y) for x, y in splits], [(x[..., None], y) for x, y in splits]
+
+
 def main(argv: list[str] | None = None) -> int:
-    names = [r.name for r in RECIPES]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=names, help="train only this model (repeatable)")
+    parser = provenance.parser(__doc__, "mnist_results.md")
+    parser.add_argument("--only", action="append", choices=[r.name for r in RECIPES],
+                        help="train only this model (repeatable)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44],
                         help="seeds (every model runs once per seed)")
-    parser.add_argument("--out", default=str(ROOT / "results" / "mnist_results.md"),
-                        help="markdown file to write, or - for none; its records go next to it (.json)")
     parser.add_argument("--render", nargs="*", metavar="JSON",
                         help="train nothing: merge these record files into --out's records and "
                              "rewrite the table")
     args = parser.parse_args(argv)
     chosen = [r for r in RECIPES if not args.only or r.name in args.only]
-
-    if args.render is None:
-        (x_train, y_train), (x_test, y_test) = course_lib.load_mnist()
-        if len(x_train) != N_TRAIN:
-            raise SystemExit(f"expected the full {N_TRAIN} training images, got {len(x_train)}.")
-        (x_train, y_train), (x_val, y_val) = course_lib.hold_out(x_train, y_train, n_val=N_VAL)
-        splits = [(course_lib.scale(x), y) for x, y in ((x_train, y_train), (x_val, y_val),
-                                                         (x_test, y_test))]
-        flat = [(course_lib.flatten(x), y) for x, y in splits]
-        images = [(x[..., None], y) for x, y in splits]
-
     records_path = Path(args.out).with_suffix(".json") if args.out != "-" else None
     records = {}
     if records_path is not None and records_path.exists() and (args.only or args.render is not None):
@@ -405,14 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         if records_path is not None:
             records = save(records_path, records)
         chosen = []
+    else:
+        flat, images = mnist_splits()
 
     backend = keras.backend.backend()
     started = provenance.start(CODE_PATHS) if chosen else None
-    command = " ".join(["python benchmarks/reproduce_mnist.py",
-                        *(sys.argv[1:] if argv is None else argv)])
     for recipe in chosen:
-        key = record_key(recipe.name, backend)
-        runs = []
+        key, runs = record_key(recipe.name, backend), []
         for seed in args.seeds:
             load_start = os.getloadavg()[0]
             run = train_once(recipe, images if recipe.images else flat, seed)
@@ -424,20 +406,15 @@ def main(argv: list[str] | None = None) -> int:
             records[key] = {"finished": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
                             "machine": machine(), "commit": started["commit"],
                             "code_digest": started["code_digest"]}
-            records[PROVENANCE] = provenance.json_block(command, CODE_PATHS, started=started)
+            records[PROVENANCE] = provenance.block(provenance.command(__file__, argv), CODE_PATHS,
+                                                   started=started)
             if records_path is not None:  # after every run, so an interrupted run keeps its results
                 records = save(records_path, {key: records[key], PROVENANCE: records[PROVENANCE]})
                 Path(args.out).write_text(render(records), encoding="utf-8")
-    text = render(records)
-    print(text)
-    if args.out != "-":
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    keys = {x: record_key(x.name, keras.backend.backend()) for x in chosen}
-    all_met = all(mean(r['accuracy'] for r in records[k]['runs']) >= x.target
-                  for x, k in keys.items() if k in records)
-    return 0 if all_met else 1
+    provenance.write(args.out, render(records))
+    keys = {recipe: record_key(recipe.name, backend) for recipe in chosen}
+    return 0 if all(mean(r["accuracy"] for r in records[k]["runs"]) >= recipe.target
+                    for recipe, k in keys.items() if k in records) else 1
 
 
 if __name__ == "__main__":
