@@ -13,12 +13,10 @@ unless ``--out`` is given.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from course_lib import selfscaling as ss
 from course_lib.environment import PeakRSS, cpu_description
 from course_lib.selfscaling.drift import code_version
 
-ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: The code the table measures: its provenance names their digest (benchmarks/provenance.py).
 #: The JSON's provenance also records ``code_version()``, the digest notebook 11 checks.
 CODE_PATHS = ["benchmarks/selfscaling_reproduce.py", "course_lib/selfscaling",
@@ -125,8 +123,8 @@ def table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = provenance.parser(__doc__)
     parser.add_argument("--only", nargs="*", help="config names to run, in this order (default: all)")
     parser.add_argument("--seeds", nargs="*", type=int, default=None,
                         help="seeds to run (default: COURSE_SEED, 42); each seed also draws "
@@ -135,87 +133,69 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="markdown file (default: results/...)")
     parser.add_argument("--table-only", action="store_true",
                         help="only rewrite the markdown table from the saved runs")
-    args = parser.parse_args()
-    command = " ".join(["python benchmarks/selfscaling_reproduce.py", *sys.argv[1:]])
-    started = provenance.start(CODE_PATHS)
-
+    args = parser.parse_args(argv)
+    command, started = provenance.command(__file__, argv), provenance.start(CODE_PATHS)
     mode = course_lib.setup()
-    out_md = Path(args.out) if args.out else (
-        None if mode.fast else ROOT / "results" / "selfscaling_results.md")
-    # the committed summary (what notebook 11 reads) and the per-epoch histories (not
-    # committed) sit beside the table; a trial run with --out never mixes into results/
-    out_summary = None if out_md is None else out_md.with_suffix(".json")
-    out_runs = None if out_md is None else (
-        out_md.with_name(out_md.stem + "_runs.json") if args.out
-        else ROOT / "results" / "runs" / "selfscaling_reproduce.json")
+    # the summary (what notebook 11 reads) and the per-epoch histories (not committed) sit
+    # beside the table; a trial run with --out never mixes into results/
+    out_md = Path(args.out) if args.out else None if mode.fast else RESULTS / "selfscaling_results.md"
+    out_summary = out_md and out_md.with_suffix(".json")
+    out_runs = out_md and (out_md.with_name(out_md.stem + "_runs.json") if args.out
+                           else RESULTS / "runs" / "selfscaling_reproduce.json")
     by_name = {c.name: c for c in ss.drift_configs(mode.fast)}
-    unknown = [n for n in args.only or [] if n not in by_name]
-    if unknown:
+    if unknown := [n for n in args.only or [] if n not in by_name]:
         parser.error(f"unknown config {unknown}; choose from {sorted(by_name)}")
     configs = [by_name[n] for n in args.only] if args.only else list(by_name.values())
-    seeds = args.seeds or [mode.seed]
     min_new = mode.pick(full=100, fast=10)
     meta = {
         "settings": f"batch 32, Adam 2e-4, SELU + lecun_normal, threshold 1e-3, "
                     f"min_new_neurons {min_new}, growth 20%, stall_coefficient 1.0, "
                     f"optimizer state 'carry'",
-        "machine": cpu_description(),
-        "host": platform.node(),
-        "commit": started["commit"],
-        "mode": mode.name,
-        "code": code_version(),
+        "machine": cpu_description(), "host": platform.node(), "commit": started["commit"],
+        "mode": mode.name, "code": code_version(),
     }
     # earlier runs are kept: rerunning one configuration or seed replaces only its own row
-    dump = (json.loads(out_runs.read_text(encoding="utf-8"))
-            if out_runs is not None and out_runs.exists() else {})
+    dump = json.loads(out_runs.read_text(encoding="utf-8")) if out_runs and out_runs.exists() else {}
     # --table-only measures nothing: the saved provenance still names the code that did
     kept = (json.loads(out_summary.read_text(encoding="utf-8")).get("provenance")
-            if args.table_only and out_summary is not None and out_summary.exists() else None)
+            if args.table_only and out_summary and out_summary.exists() else None)
 
     def write() -> None:
+        if out_md is None:
+            return
         order = [c.name for c in ss.DRIFT_CONFIGS]
-        rows = sorted((entry["row"] for entry in dump.values()),
-                      key=lambda r: (order.index(r["config"]), r["seed"]))
-        summary = summarize(rows)
-        if out_md is not None:
-            block = kept or provenance.json_block(command, CODE_PATHS, started=started,
-                                                  selfscaling_code=meta["code"])
-            out_md.write_text("\n\n".join([
-                "# Self-scaling networks: reproduction of the 2021 drift experiment",
-                provenance.render_markdown(block, method(summary, meta)), table(summary)]),
-                encoding="utf-8")
-            out_summary.write_text(json.dumps({"provenance": block, "meta": dict(
-                meta, written=time.strftime("%Y-%m-%d %H:%M %Z")), "configs": summary},
-                indent=1, default=float) + "\n", encoding="utf-8")
-            out_runs.parent.mkdir(parents=True, exist_ok=True)
-            out_runs.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
+        summary = summarize(sorted((entry["row"] for entry in dump.values()),
+                                   key=lambda r: (order.index(r["config"]), r["seed"])))
+        block = kept or provenance.block(command, CODE_PATHS, started=started,
+                                         selfscaling_code=meta["code"])
+        out_md.write_text("\n\n".join([
+            "# Self-scaling networks: reproduction of the 2021 drift experiment",
+            provenance.render_markdown(block, method(summary, meta)), table(summary)]),
+            encoding="utf-8")
+        out_summary.write_text(json.dumps({"provenance": block, "meta": dict(
+            meta, written=time.strftime("%Y-%m-%d %H:%M %Z")), "configs": summary},
+            indent=1, default=float) + "\n", encoding="utf-8")
+        out_runs.parent.mkdir(parents=True, exist_ok=True)
+        out_runs.write_text(json.dumps(dump, indent=1, default=float), encoding="utf-8")
 
     if args.table_only:
         write()
         return
-    for seed in seeds:
+    for seed in args.seeds or [mode.seed]:
         course_lib.set_seed(seed)
         data = ss.drift_data(n_train=mode.pick(full=None, fast=3000),
                              n_test=mode.pick(full=None, fast=1000), seed=seed, verbose=False)
         for config in configs:
-            load_start = os.getloadavg()[0]
-            start = time.perf_counter()
+            load_start, start = os.getloadavg()[0], time.perf_counter()
             with PeakRSS(interval=0.5) as peak:
                 net = ss.run_drift(config, data, min_new_neurons=min_new, seed=seed)
             seconds = time.perf_counter() - start
             _, test_acc = net.evaluate(*data.test)
-            row = {
-                "config": config.name,
-                "seed": seed,
-                "multiplier": config.penalty_multiplier,
-                "epochs": f"{config.phase1_epochs} + {config.phase2_epochs} "
-                          f"({config.phase2_scaling_epochs} self-scaling)",
-                "final_sizes": net.hidden_sizes,
-                "val_accuracy": net.history[-1]["val_accuracy"],
-                "test_accuracy": test_acc,
-                "seconds": seconds,
-                "peak_rss_gib": peak.gib,
-            }
+            row = {"config": config.name, "seed": seed, "multiplier": config.penalty_multiplier,
+                   "epochs": f"{config.phase1_epochs} + {config.phase2_epochs} "
+                             f"({config.phase2_scaling_epochs} self-scaling)",
+                   "final_sizes": net.hidden_sizes, "val_accuracy": net.history[-1]["val_accuracy"],
+                   "test_accuracy": test_acc, "seconds": seconds, "peak_rss_gib": peak.gib}
             if not args.no_static:
                 static_start = time.perf_counter()
                 static = ss.run_static([data.phase1[0].shape[1]] + net.hidden_sizes + [10], data,
@@ -224,10 +204,8 @@ def main() -> None:
                 row["static"] = {"val_accuracy": static["val_accuracy"],
                                  "test_accuracy": static["test_accuracy"],
                                  "seconds": time.perf_counter() - static_start}
-            row["date"] = time.strftime("%Y-%m-%d")
-            row["commit"] = meta["commit"]
-            row["code"] = meta["code"]
-            row["load"] = f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}"
+            row.update(date=time.strftime("%Y-%m-%d"), commit=meta["commit"], code=meta["code"],
+                       load=f"{load_start:.1f} -> {os.getloadavg()[0]:.1f}")
             dump[f"{config.name} | seed {seed}"] = {"row": row, "history": net.history}
             print(row, flush=True)
             write()
