@@ -4,22 +4,11 @@
     python -m release.schedule --check    # change nothing; exit 1 if one of them is out of date
 
 Per notebook the schedule holds objectives, questions, teaching and exercise minutes, the
-exercises to set, prerequisites and slide decks; per deck its minutes; per format of the day
-(half day, one day, two days) a timed plan. Run times are never typed: they come from the table
-``results/notebook_runs.md`` when the files are generated, read by the same parser as notebook
-00's room check (:func:`course_lib.roomcheck.notebook_runs`).
-
-Generated from it:
-
-- each notebook's header line under its title (:func:`header_line`, written by ``release/colab.py``
-  with the Colab badge) and the README's course table (``release/colab.py``);
-- the closing slide of every deck in ``slides/``, "Now open notebook NN", with links to the
-  notebook's page on the course website and in Colab (:func:`closing_slide`);
-- the tables of ``website/instructors.md`` between ``<!-- schedule:NAME:start -->`` and
-  ``<!-- schedule:NAME:end -->``: the notebooks, the three formats' timed plans, the memory facts.
-
->>> format_seconds(164.9), format_seconds(2509.9), format_seconds(None)
-('2.7 min', '42 min', 'not measured')
+exercises to set, prerequisites and slide decks; per deck its minutes; per format of the day a
+timed plan. Run times are read from ``results/notebook_runs.md`` (as notebook 00's room check
+reads them), never typed. From it come each notebook's header line and the README's table
+(written by ``release/colab.py``), every deck's closing slide "Now open notebook NN", and the
+regions ``<!-- schedule:NAME:start -->`` ... ``:end -->`` of ``website/instructors.md``.
 """
 
 from __future__ import annotations
@@ -145,8 +134,8 @@ def _minutes(value, where: str) -> int:
 
 
 def exercise_titles(nb) -> dict[int, str]:
-    """The short title of each numbered exercise in the notebook's *Exercises* section: its bold
-    lead-in, else its first sentence when that is short (60 characters at most).
+    """Each numbered exercise's short title: its bold lead-in, else its first sentence (at most 60
+    characters).
 
     >>> from nbformat.v4 import new_markdown_cell, new_notebook
     >>> exercise_titles(new_notebook(cells=[new_markdown_cell(
@@ -199,7 +188,7 @@ class Schedule:
             if stem not in deck_files:
                 raise _fail(f"[decks.{stem}]", f"there is no slides/{stem}.md; use one of {sorted(deck_files)}")
             parsed = parse_deck(deck_files[stem])
-            slides = parsed.n_slides + (0 if _has_closing(deck_files[stem].read_text(encoding="utf-8")) else 1)
+            slides = parsed.n_slides + (not CLOSING.search(deck_files[stem].read_text(encoding="utf-8")))
             decks[stem] = Deck(stem, parsed.title, _minutes(entry.get("minutes"), f"[decks.{stem}]"), slides)
         if missing := sorted(set(deck_files) - set(decks)):
             raise _fail("[decks]", f"no entry for {missing}; add [decks.NAME] with its minutes")
@@ -339,10 +328,6 @@ def readme_cells(sched: Schedule, number: str) -> tuple[str, str, str]:
 # --- the decks' closing slides ---------------------------------------------------------------
 
 
-def _has_closing(text: str) -> bool:
-    return CLOSING.search(text) is not None
-
-
 def closing_slide(sched: Schedule, deck: Deck) -> str:
     """The deck's last slide: open the notebooks it leads to, on the site or in Colab."""
     nbs = sched.notebooks_of(deck)
@@ -370,18 +355,16 @@ def with_closing(text: str, slide: str) -> str:
 def notebook_table(sched: Schedule) -> str:
     rows = ["| # | notebook | slides | teach | exercises to set | needs | run time: fast / full | objectives |",
             "|---|---|---|---:|---|---|---|---|"]
-    for nb in sched.notebooks.values():
-        decks = ", ".join(f"[{d.stem[:2]}](slides/{d.stem}.md)" for d in nb.decks) or "-"
-        chosen = ", ".join(nb.exercise_set) or "-"
+    for number, nb in sched.notebooks.items():
+        decks, _, run_times = readme_cells(sched, number)
         rows.append(
-            f"| {nb.number} | [{nb.title}]({sched.repo.notebooks}/{nb.name}) | {decks} | "
-            f"{nb.teach} min | {chosen} ({nb.exercises} min) | {', '.join(nb.prerequisites) or '-'} | "
-            f"{nb.run_time('fast')} / {nb.run_time('full')} | {'; '.join(nb.objectives)} |")
-    deck_rows = ["| deck | slides | minutes | before notebooks |", "|---|---:|---:|---|"]
-    for deck in sched.decks.values():
-        deck_rows.append(f"| [{deck.label}](slides/{deck.stem}.md) | {deck.slides} | "
-                         f"{deck.minutes} | {', '.join(n.number for n in sched.notebooks_of(deck))} |")
-    return "\n".join(rows) + "\n\n" + "\n".join(deck_rows)
+            f"| {number} | [{nb.title}]({sched.repo.notebooks}/{nb.name}) | {decks} | "
+            f"{nb.teach} min | {', '.join(nb.exercise_set) or '-'} ({nb.exercises} min) | "
+            f"{', '.join(nb.prerequisites) or '-'} | {run_times} | {'; '.join(nb.objectives)} |")
+    rows += ["", "| deck | slides | minutes | before notebooks |", "|---|---:|---:|---|"]
+    rows += [f"| [{d.label}](slides/{d.stem}.md) | {d.slides} | {d.minutes} | "
+             f"{', '.join(n.number for n in sched.notebooks_of(d))} |" for d in sched.decks.values()]
+    return "\n".join(rows)
 
 
 def _how(block: Block) -> str:
@@ -454,11 +437,6 @@ def memory_facts(sched: Schedule, root: Path = ROOT) -> str:
             f"it prints `skipping ...` and goes on with the other runs.")
 
 
-def guide_regions(sched: Schedule, root: Path = ROOT) -> dict[str, str]:
-    return {"notebooks": notebook_table(sched), "formats": format_plans(sched),
-            "memory": memory_facts(sched, root)}
-
-
 def fill_regions(text: str, regions: dict[str, str], where: str = "the guide") -> str:
     """Replace each ``<!-- schedule:NAME:start -->...<!-- schedule:NAME:end -->`` region.
 
@@ -487,7 +465,9 @@ def run(check: bool = False, root: Path = ROOT, sched: Schedule | None = None) -
         if generated.sync(path, with_closing(text, closing_slide(sched, deck)), check):
             stale.append(str(path.relative_to(root)))
     guide = root / GUIDE
-    text = fill_regions(guide.read_text(encoding="utf-8"), guide_regions(sched, root), str(GUIDE))
+    regions = {"notebooks": notebook_table(sched), "formats": format_plans(sched),
+               "memory": memory_facts(sched, root)}
+    text = fill_regions(guide.read_text(encoding="utf-8"), regions, str(GUIDE))
     if generated.sync(guide, text, check):
         stale.append(str(GUIDE))
     return stale
