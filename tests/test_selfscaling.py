@@ -17,6 +17,7 @@ from course_lib.selfscaling import (
     neuron_magnitudes,
 )
 from course_lib.selfscaling.engine import is_placeholder
+from course_lib.selfscaling.initial import TRUNCATED_STD
 
 
 def small_net(**kw) -> SelfScalingNet:
@@ -566,6 +567,136 @@ def test_engine_follows_the_written_out_trajectory(written_out):
     assert gap <= 15, f"sizes differ by {gap:.1f} neurons per epoch on average"
     assert abs(plain[-1]["val_accuracy"] - engine[-1]["val_accuracy"]) <= 0.03
     assert engine[-1]["val_accuracy"] >= 0.8 and sum(net.hidden_sizes) < 64  # both learned, shrank
+
+
+def spirals(n: int = 1600, turns: float = 1.0, noise: float = 0.08, seed: int = 0):
+    """Three interleaved spiral arms in 2-D, as float32 points and labels 0-2.
+
+    A trained 64 x 64 network separates them (validation accuracy about 0.99); one that lost
+    the neurons it needs falls towards 1/3, so accuracy tells a working run from a broken one.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    radius = rng.uniform(0.25, 1.0, n)
+    angle = 2 * np.pi * (turns * radius + y / 3)
+    x = 2 * radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return (x + rng.normal(0, noise, x.shape)).astype("float32"), y
+
+
+# Phase 2 of a self-scaling run, from a trained start: a strong penalty (the network shrinks
+# and loses accuracy), and a learning rate small against the threshold (10 steps of 5e-3 per
+# epoch move a weight at most 0.05, the threshold), so grown neurons survive only by earning
+# their weights, and weights grown too large would survive anyway.
+AGREEMENT = {"method": "group_sparsity", "strength": 0.1, "lr": 5e-3, "epochs": 8,
+             "multiplier": 2.0, "min_new": 4, "batch_size": 128, "threshold": 5e-2,
+             "policy": "reset"}
+SIZE_TOLERANCE = 6  # neurons per layer and epoch: chance (shuffles, grown weights, float32)
+
+
+@pytest.fixture(scope="module")
+def spiral_run(written_out) -> tuple:
+    """The spirals, a trained start (the engine's draw, 20 plain epochs without penalty in
+    the written-out code) and the written-out self-scaling run from it."""
+    x, y = spirals()
+    x_train, y_train, x_val, y_val = x[400:], y[400:], x[:400], y[:400]
+    start = [(k.astype(np.float64), b.astype(np.float64))
+             for k, b in SelfScalingNet([2, 64, 64, 3], seed=0).get_weights()]
+    rng, adam = np.random.default_rng(0), {"t": 0}
+    for _ in range(20):
+        start = written_out["train_epoch"](start, adam, x_train, y_train, 0.0, "group_sparsity",
+                                           3e-3, 32, rng)
+    data = (x_train, y_train, x_val, y_val)
+    _, plain = written_out["self_scaling_fit"](start, *data, seed=0, **AGREEMENT)
+    return data, start, plain
+
+
+def engine_run(data, start, seed: int = 0) -> list[dict]:
+    """The engine's run of ``AGREEMENT`` from ``start``."""
+    c = AGREEMENT
+    net = SelfScalingNet([2, 64, 64, 3], regularization=c["method"], penalty=c["strength"],
+                         learning_rate=c["lr"], threshold=c["threshold"],
+                         optimizer_state=c["policy"], jit_compile=False, seed=seed)
+    net.set_weights(start)
+    x_train, y_train, x_val, y_val = data
+    return net.fit(x_train, y_train, epochs=c["epochs"], validation_data=(x_val, y_val),
+                   min_new_neurons=c["min_new"], penalty_multiplier=c["multiplier"],
+                   batch_size=c["batch_size"], verbose=0)
+
+
+def disagreements(plain: list[dict], engine: list[dict]) -> list[str]:
+    """Where two self-scaling histories differ by more than chance explains, epoch by epoch:
+    the penalty exactly (its schedule is deterministic here), each layer's size after grow
+    and after prune within ``SIZE_TOLERANCE``, the mean validation accuracy within 0.05."""
+    found = []
+    for epoch, (a, b) in enumerate(zip(plain, engine, strict=True), start=1):
+        if not math.isclose(a["penalty"], b["penalty"], rel_tol=1e-9):
+            found.append(f"epoch {epoch}: penalty {a['penalty']:g} written out, "
+                         f"{b['penalty']:g} engine")
+        for key in ("sizes_after_grow", "sizes_after_prune"):
+            if any(abs(m - n) > SIZE_TOLERANCE for m, n in zip(a[key], b[key], strict=True)):
+                found.append(f"epoch {epoch}: {key} {a[key]} written out, {b[key]} engine")
+    accuracy = [np.mean([r["val_accuracy"] for r in h]) for h in (plain, engine)]
+    if abs(accuracy[0] - accuracy[1]) > 0.05:
+        found.append(f"mean validation accuracy {accuracy[0]:.3f} written out, "
+                     f"{accuracy[1]:.3f} engine")
+    return found
+
+
+def test_engine_and_written_out_agree_epoch_by_epoch(spiral_run):
+    """Per epoch, from a trained start on the spirals: the same penalty, the same layer sizes
+    after grow and after prune (within chance), the same accuracy; and the run is one that a
+    broken step would change: the schedule fires, the network shrinks, accuracy falls."""
+    data, start, plain = spiral_run
+    engine = engine_run(data, start)
+    assert not disagreements(plain, engine), "\n".join(disagreements(plain, engine))
+    penalties = [r["penalty"] for r in plain]
+    assert penalties[-1] >= 2 * penalties[0], f"the stall schedule never fired: {penalties}"
+    assert sum(plain[-1]["sizes_after_prune"]) <= 115, "the penalty removed too few neurons"
+    assert plain[0]["val_accuracy"] >= 0.9 > min(r["val_accuracy"] for r in plain)
+
+
+def assert_lecun_law(values: np.ndarray, fan_in: int, scale: float = 1.0, what: str = "") -> None:
+    """``values`` look like ``scale`` x LeCun normal draws: the standard deviation within 3% and
+    the cut at two of the uncut normal's standard deviations (values reach it, none pass it)."""
+    std = scale * math.sqrt(1 / fan_in)
+    bound = 2 * std / TRUNCATED_STD
+    assert float(values.std()) == pytest.approx(std, rel=0.03), f"{what}: std {values.std():.3g}, expected {std:.3g}"
+    largest = float(np.abs(values).max())
+    assert 0.97 * bound <= largest <= bound * (1 + 1e-6), f"{what}: largest |value| {largest:.3g}, cut at {bound:.3g}"
+
+
+def test_written_out_and_engine_draw_lecun_normal_alike(written_out):
+    """Notebook 09's ``lecun_normal`` is the engine's draw: the same numbers from the same seed."""
+    from course_lib.selfscaling.initial import draw
+
+    ours = written_out["lecun_normal"](np.random.default_rng(3), (300, 200), 300)
+    engine = draw("lecun_normal", (300, 200), np.random.default_rng(3))
+    np.testing.assert_allclose(engine, ours, rtol=1e-6)
+    assert_lecun_law(ours, 300, what="written out")
+
+
+def test_written_out_and_engine_start_and_grow_from_one_distribution(written_out):
+    """The starting weights and the grown neurons' weights: the same law and scale in both."""
+    sizes, threshold = [300, 200, 200, 10], 1e-3
+    net = SelfScalingNet(sizes, threshold=threshold, seed=0)
+    plain = written_out["init_layers"](sizes, np.random.default_rng(0))
+    for i, ((k_net, b_net), (k, b)) in enumerate(zip(net.get_weights(), plain, strict=True)):
+        for name, values in (("engine", k_net), ("written out", k)):
+            assert_lecun_law(values, sizes[i], what=f"{name}: start of layer {i}")
+        assert not b_net.any() and not b.any()
+    start = [(k.astype(np.float64), b.astype(np.float64)) for k, b in net.get_weights()]
+    net.grow(fraction=0.5, min_new_neurons=0)
+    grown = written_out["grow"](start, np.random.default_rng(1), fraction=0.5, min_new=0,
+                                scale=threshold)
+    for name, layers in (("engine", net.get_weights()), ("written out", grown)):
+        for i, n in enumerate(sizes[1:-1]):  # hidden layer i: 100 new neurons
+            kernel, next_kernel = layers[i][0], layers[i + 1][0]
+            assert kernel.shape[1] == next_kernel.shape[0] == n + 100
+            fan_in = kernel.shape[0]  # counts the previous layer's new neurons
+            assert_lecun_law(kernel[:, n:], fan_in, threshold, f"{name}: layer {i}'s new neurons, in")
+            assert_lecun_law(next_kernel[n:, :sizes[i + 2]], n + 100, threshold,
+                             f"{name}: layer {i}'s new neurons, out")
+            assert not layers[i][1][n:].any()  # new biases: zero
 
 
 # -- results handed from notebook 10 to notebook 11 ---------------------------------------
