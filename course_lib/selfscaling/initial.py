@@ -3,6 +3,9 @@
 Grown neurons need weights of a new shape every epoch: Keras's initializers would make JAX
 compile every shape anew (0.5-0.9 s each), NumPy draws any shape at once, and one seed gives
 the same weights on every backend.
+
+Notebook 09's written-out ``lecun_normal`` is the same draw: from one seed, the same numbers
+(``tests/test_selfscaling.py``).
 """
 
 from __future__ import annotations
