@@ -138,7 +138,7 @@ results: $(VENV)/.dev-installed $(VENV)/.jax-installed $(VENV)/.torch-installed
 	-COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/reproduce_mnist.py
 	-COURSE_FAST=0 KERAS_BACKEND=jax $(BIN)/python benchmarks/reproduce_mnist.py $(MNIST_OTHER_BACKENDS)
 	-COURSE_FAST=0 KERAS_BACKEND=torch $(BIN)/python benchmarks/reproduce_mnist.py $(MNIST_OTHER_BACKENDS)
-	-COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/cnn_speed.py
+	-COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/cnn_speed.py --seeds 42 43 44
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/gpu_vs_cpu.py
 	COURSE_FAST=0 $(BIN)/python benchmarks/backends.py
 	COURSE_FAST=0 KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/selfscaling_reproduce.py --seeds 42 43 44
