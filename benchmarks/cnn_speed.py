@@ -25,11 +25,13 @@ import time
 import warnings
 from pathlib import Path
 
+import course_lib  # before Keras: TensorFlow then starts without its log lines (course_lib.quiet)
+
+# isort: split
 import keras
 import provenance
 from keras import layers
 
-import course_lib
 from course_lib import models
 
 ROOT = Path(__file__).resolve().parents[1]
