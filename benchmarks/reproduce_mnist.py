@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
 
+import course_lib  # before Keras: TensorFlow then starts without its log lines (course_lib.quiet)
+
+# isort: split
 import keras
 
-import course_lib
 from course_lib.environment import PeakRSS, cpu_description, memory_gib, versions
 from course_lib.models import (
     CNN_AUGMENTED_DENSE,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import statistics
 
+import course_lib  # before Keras: TensorFlow then starts without its log lines (course_lib.quiet)
+
+# isort: split
 import keras
 import numpy as np
 import provenance
 import tensorflow as tf
 
-import course_lib
 from course_lib import selfscaling as ss
 from course_lib.timing import time_callable
 

@@ -109,3 +109,21 @@ def test_notebook_runs_replaces_its_own_rows_keeps_the_others_and_names_this_run
     assert tiny[3] != "99.0" and tiny[6] == "pass" and float(tiny[5]) < 4
     assert "<!-- provenance" in text and "old header" not in text and "code digest" in text
     assert text.index("## Fast mode") < text.index("| 01_tiny") < text.index("## Older") < text.index("| 09_other")
+
+
+
+def test_scripts_that_use_keras_import_course_lib_first():
+    """course_lib silences TensorFlow's start-up lines only when it is imported before Keras
+    (course_lib.quiet), so a benchmark's terminal output starts clean."""
+    import ast
+
+    late = []
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        names = [(alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+                 for node in ast.parse(script.read_text(encoding="utf-8")).body
+                 if isinstance(node, (ast.Import, ast.ImportFrom))
+                 for alias in (node.names if isinstance(node, ast.Import) else node.names[:1])]
+        heavy = [i for i, name in enumerate(names) if name in ("keras", "tensorflow")]
+        if heavy and ("course_lib" not in names or names.index("course_lib") > heavy[0]):
+            late.append(script.name)
+    assert late == [], f"import course_lib before keras in {late}"
