@@ -22,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import course_lib  # before Keras: TensorFlow then starts without its log lines (course_lib.quiet)
@@ -81,29 +80,32 @@ def time_to_target(model, data, *, batch_size, max_epochs, target, label):
 
 
 class TrainingClock(keras.callbacks.Callback):
-    """Training seconds only: the clock stops while ``fit`` validates. After each validation it
-    records ``[seconds, epochs trained, validation accuracy]`` in ``curve`` and stops training
-    once the accuracy reaches ``stop_at``."""
+    """Training seconds only: every ``steps_per_check`` batches (and at each epoch's end) the
+    clock stops, the model is validated, and ``[seconds, epochs trained, validation accuracy]``
+    goes into ``curve``; training stops once the accuracy reaches ``stop_at``."""
 
-    def __init__(self, *, checks_per_epoch: int, label: str, stop_at: float | None = None):
+    def __init__(self, validation, *, steps_per_epoch: int, steps_per_check: int, label: str,
+                 stop_at: float | None = None):
         super().__init__()
-        self.checks_per_epoch = checks_per_epoch
-        self.label, self.stop_at, self.curve = label, stop_at, []
-        self._start = self._paused = self._test_start = 0.0
+        self.validation, self.label, self.stop_at, self.curve = validation, label, stop_at, []
+        self.steps_per_epoch, self.steps_per_check = steps_per_epoch, steps_per_check
+        self._start = self._paused = 0.0
+        self._step = 0
 
     def on_train_begin(self, logs=None):
-        self._start, self._paused = time.perf_counter(), 0.0
+        self._start, self._paused, self._step = time.perf_counter(), 0.0, 0
 
-    def on_test_begin(self, logs=None):
-        self._test_start = time.perf_counter()
-
-    def on_test_end(self, logs=None):
-        self._paused += time.perf_counter() - self._test_start
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start - self._paused
-        epochs = (epoch + 1) / self.checks_per_epoch
-        acc = float(logs["val_accuracy"])
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        in_epoch = self._step % self.steps_per_epoch
+        if in_epoch and in_epoch % self.steps_per_check:
+            return
+        paused_at = time.perf_counter()
+        seconds = paused_at - self._start - self._paused
+        x_val, y_val = self.validation
+        acc = float(self.model.evaluate(x_val, y_val, batch_size=1000, verbose=0, return_dict=True)["accuracy"])
+        self._paused += time.perf_counter() - paused_at
+        epochs = self._step / self.steps_per_epoch
         self.curve.append([round(seconds, 3), round(epochs, 4), round(acc, 4)])
         print(f"  {self.label}: epoch {epochs:5.2f}  validation acc {acc:.4f}  train time "
               f"{seconds:6.1f} s  load {os.getloadavg()[0]:.1f}", flush=True)
@@ -112,23 +114,15 @@ class TrainingClock(keras.callbacks.Callback):
 
 
 def train_with_clock(model, data, *, batch_size, epochs, evals_per_epoch, label, stop_at=None):
-    """One ``fit`` over ``epochs`` epochs, validated ``evals_per_epoch`` times per epoch; the
-    :class:`TrainingClock`'s curve.
-
-    Each validation is a Keras "epoch" of ``steps_per_epoch`` batches; ``fit`` carries on through
-    the shuffled data, and the last check of each pass over it stops where the data ends.
-    """
+    """One plain ``fit`` over ``epochs`` epochs, validated ``evals_per_epoch`` times per epoch by
+    a :class:`TrainingClock` with the clock stopped; the clock's curve."""
     (x_train, y_train), validation = data
     steps_per_epoch = -(-len(x_train) // batch_size)
     evals_per_epoch = min(evals_per_epoch, max(1, steps_per_epoch // 2))  # tiny data: fewer
-    steps_per_check = -(-steps_per_epoch // evals_per_epoch)
-    clock = TrainingClock(checks_per_epoch=evals_per_epoch, label=label, stop_at=stop_at)
-    checks = epochs * evals_per_epoch
-    with warnings.catch_warnings():  # the last check of a pass ends with the data: intended
-        warnings.filterwarnings("ignore", message=".*ran out of data.*")
-        model.fit(x_train, y_train, batch_size=batch_size, epochs=checks,
-                  steps_per_epoch=steps_per_check, validation_data=validation,
-                  validation_batch_size=1000, callbacks=[clock], verbose=0)
+    clock = TrainingClock(validation, steps_per_epoch=steps_per_epoch,
+                          steps_per_check=-(-steps_per_epoch // evals_per_epoch), label=label,
+                          stop_at=stop_at)
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, callbacks=[clock], verbose=0)
     return clock.curve
 
 
@@ -304,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'not reached' if fast_target_t is None else f'{fast_target_t:.1f} s'}** (median; goal "
         f"<= {BUDGET_S:.0f} s on 2 idle cores: {'met' if budget_met else 'not met'}).",
         "",
-        "Validation accuracy at each check (training seconds: accuracy), per seed; the curves are "
-        f"in `{Path(args.out).with_suffix('.json').name}`:",
+        "Validation accuracy at each check (training seconds: accuracy), per seed"
+        + ("." if args.out == "-" else f"; the curves are in `{Path(args.out).with_suffix('.json').name}`:"),
         "",
     ]
     for name, label in (("fast_cnn", "fast CNN"), ("mnist_convnet", "mnist_convnet")):
