@@ -12,6 +12,7 @@ from importlib import resources
 
 # Packaged name -> the file in the repository it copies.
 ORIGINALS = {
+    "cnn_speed.json": "results/cnn_speed.json",
     "gpu_vs_cpu.md": "results/gpu_vs_cpu.md",
     "notebook_runs.md": "results/notebook_runs.md",
     "roomcheck.md": "results/roomcheck.md",
