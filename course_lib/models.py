@@ -340,8 +340,8 @@ def compile_fast_cnn(model: keras.Model, n_train: int, *, epochs: int = FAST_CNN
     """Compile ``model`` with the fast recipe: Adam, :func:`warmup_cosine` over ``epochs`` epochs
     of ``n_train`` images in batches of ``batch_size``; ``jit_compile`` None: the backend's.
 
-    >>> compile_fast_cnn(fast_mnist_cnn(), n_train=1000, epochs=2).optimizer.name
-    'adam'
+    >>> type(compile_fast_cnn(fast_mnist_cnn(), n_train=1000, epochs=2).optimizer).__name__
+    'Adam'
     """
     if not isinstance(n_train, int) or n_train < 1:
         raise ValueError(f"n_train must be the number of training images, got {n_train!r}.")

@@ -29,6 +29,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
@@ -373,9 +374,12 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
 
 def _status(app) -> dict[str, dict]:
     """The results tables' status, computed once per build (it reads git)."""
-    if not hasattr(app, "_course_results_status"):
-        app._course_results_status = results_status()
-    return app._course_results_status
+    return _status_of_build(str(app.outdir), id(app))
+
+
+@functools.lru_cache(maxsize=1)
+def _status_of_build(outdir: str, build: int) -> dict[str, dict]:
+    return results_status()
 
 
 def _on_page_context(app, pagename: str, templatename: str, context: dict, doctree) -> None:
