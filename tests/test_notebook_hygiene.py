@@ -52,9 +52,8 @@ def test_layout(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_cell_asks_nbval_to_compare_outputs(path):
     """nbval runs with --nbval-lax and compares no outputs: a notebook passes when every cell
-    runs, its assertions included. CI relies on this: the site build's execution of every
-    notebook (errors fatal) stands in for nbval's in the TensorFlow stage (``.ci/run``).
-    Checks belong in assertions, which both runs enforce."""
+    runs, its assertions included. Checks belong in assertions, which nbval and the site
+    build's execution (errors fatal) both enforce."""
     nb = nbformat.read(path, as_version=4)
     marked = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and (
         re.search(r"#\s*NBVAL_(CHECK_OUTPUT|RAISES_EXCEPTION)", cell.source)
